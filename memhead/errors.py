@@ -1,0 +1,70 @@
+"""Every error memhead reports, each knowing its HTTP status.
+
+    MemheadError                 500
+    ├── InvalidRequest           400
+    │   ├── PayloadTooLarge      413
+    │   └── UnprocessableInput   422
+    ├── Conflict                 409
+    ├── Unauthorized             401
+    │   └── Forbidden            403
+    ├── NotFound                 404
+    ├── BackendUnavailable       503
+    └── ProviderFailure          502
+
+The HTTP layer turns any of them into ``{"error": message}`` with ``status`` (see
+``memhead.api.responses``); nothing else builds error bodies.
+"""
+
+from __future__ import annotations
+
+
+class MemheadError(Exception):
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(MemheadError):
+    status = 400
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+
+
+class UnprocessableInput(InvalidRequest):
+    status = 422
+
+
+class Conflict(MemheadError):
+    status = 409
+
+
+class Unauthorized(MemheadError):
+    status = 401
+
+
+class Forbidden(Unauthorized):
+    status = 403
+
+
+class NotFound(MemheadError):
+    status = 404
+
+
+class BackendUnavailable(MemheadError):
+    """The store cannot be reached; the request may be retried."""
+
+    status = 503
+
+
+class ProviderFailure(MemheadError):
+    """An LLM or embedding provider failed after its retries."""
+
+    status = 502
+
+
+class ConfigError(Exception):
+    """A setting is invalid; startup stops with this one-line message."""

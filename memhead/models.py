@@ -1,0 +1,84 @@
+"""The data model shared by the service, the stores and the worker (ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+JSONObject = dict[str, Any]
+
+DEFAULT_TENANT = "default"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as a client posts it; the store assigns its ``seq``."""
+
+    role: str
+    content: str
+    client_id: str | None = None
+    metadata: JSONObject | None = None
+    created_at: int | None = None  # ms since epoch; the store uses "now" when absent
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    seq: int
+    role: str
+    content: str
+    created_at: int
+    client_id: str | None = None
+    metadata: JSONObject | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session with its summary state and its compaction status."""
+
+    id: str
+    incarnation: str  # changes when a session is deleted and created again
+    namespace: str = ""
+    user_id: str | None = None
+    metadata: JSONObject | None = None
+    created_at: int = 0
+    updated_at: int = 0
+    last_seq: int = 0
+    summary: str | None = None
+    upto_seq: int = 0
+    summary_version: int = 0
+    tokens: int = 0
+    last_compacted_at: int | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    next_attempt_at: int | None = None
+
+    @property
+    def unsummarized(self) -> int:
+        return self.last_seq - self.upto_seq
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPatch:
+    """Fields a native PUT may change; ``None`` leaves a field as it is."""
+
+    user_id: str | None = None
+    metadata: JSONObject | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What a client reads back: the session (if any) and its window, newest first."""
+
+    session: Session | None
+    window: list[Message] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    tenant: str
+    session_id: str

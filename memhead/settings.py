@@ -1,0 +1,140 @@
+"""All configuration, read once from the environment into one typed object.
+
+Motörhead's variables keep their meaning; memhead's own use the ``MEMHEAD_`` prefix and win
+where both are set (the first name in each alias list is preferred).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from memhead.errors import ConfigError
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    host: str = Field("0.0.0.0", validation_alias=_env("MEMHEAD_HOST", "HOST"))
+    """Address the server listens on."""
+    port: int = Field(8080, ge=0, le=65535, validation_alias=_env("MEMHEAD_PORT", "PORT"))
+    """Port the server listens on."""
+    store_url: str | None = Field(None, validation_alias=_env("MEMHEAD_STORE_URL"))
+    """``sqlite:///file.db`` (relative), ``sqlite:////abs/file.db``, ``sqlite://:memory:``,
+    or ``redis://`` / ``rediss://``. Unset: ``REDIS_URL`` if set, else ``sqlite:///memhead.db``."""
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    """Motörhead's variable: when set (and no store URL is), the Redis backend is used."""
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", validation_alias=_env("MEMHEAD_SQLITE_SYNCHRONOUS")
+    )
+    """NORMAL survives any process crash; FULL also survives power loss, at a cost per write."""
+
+    window_size: int = Field(
+        12, ge=2, validation_alias=_env("MEMHEAD_WINDOW_SIZE", "MOTORHEAD_MAX_WINDOW_SIZE")
+    )
+    """Messages kept verbatim in the window (W); older ones are folded into the summary."""
+    long_term_memory: bool = Field(
+        False,
+        validation_alias=_env("MEMHEAD_LONG_TERM_MEMORY", "MOTORHEAD_LONG_TERM_MEMORY"),
+    )
+    """Enables the Motörhead retrieval route."""
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, validation_alias=_env("MEMHEAD_MAX_BODY_BYTES")
+    )
+    """Request bodies larger than this get 413."""
+
+    llm_model: str = Field(
+        "gpt-3.5-turbo", validation_alias=_env("MEMHEAD_LLM_MODEL", "MOTORHEAD_MODEL")
+    )
+    """Chat model used for summaries."""
+    llm_base_url: str | None = Field(
+        None,
+        validation_alias=_env("MEMHEAD_LLM_BASE_URL", "OPENAI_API_BASE", "OPENAI_BASE_URL"),
+    )
+    """Base URL of any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM...)."""
+    llm_api_key: str | None = Field(
+        None, validation_alias=_env("MEMHEAD_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    """Provider key; optional for local servers when a base URL is set."""
+    azure_api_key: str | None = Field(None, validation_alias=_env("AZURE_API_KEY"))
+    azure_api_base: str | None = Field(None, validation_alias=_env("AZURE_API_BASE"))
+    azure_deployment_id: str | None = Field(None, validation_alias=_env("AZURE_DEPLOYMENT_ID"))
+    """Azure chat deployment used for summaries."""
+    azure_deployment_id_ada: str | None = Field(
+        None, validation_alias=_env("AZURE_DEPLOYMENT_ID_ADA")
+    )
+    """Azure embedding deployment."""
+    azure_api_version: str = Field("2024-06-01", validation_alias=_env("AZURE_API_VERSION"))
+    llm_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("MEMHEAD_LLM_TIMEOUT"))
+    """Seconds before one provider call is abandoned."""
+    llm_max_retries: int = Field(3, ge=0, le=20, validation_alias=_env("MEMHEAD_LLM_MAX_RETRIES"))
+    """Retries of one provider call on 429, 5xx, timeouts and connection errors."""
+    llm_backoff_s: float = Field(0.5, gt=0, validation_alias=_env("MEMHEAD_LLM_BACKOFF"))
+    """First retry delay; doubles each retry, with jitter."""
+    summary_token_budget: int | None = Field(
+        None, ge=256, validation_alias=_env("MEMHEAD_SUMMARY_TOKEN_BUDGET")
+    )
+    """Tokens of new messages per summarization call; unset: chosen from the model."""
+
+    worker_enabled: bool = Field(True, validation_alias=_env("MEMHEAD_WORKER"))
+    """Run background compaction inside ``memhead serve``."""
+    worker_concurrency: int = Field(
+        4, ge=1, le=256, validation_alias=_env("MEMHEAD_WORKER_CONCURRENCY")
+    )
+    """Sessions compacted at once by one worker."""
+    worker_poll_s: float = Field(0.5, gt=0, validation_alias=_env("MEMHEAD_WORKER_POLL"))
+    """Seconds between looks for due work."""
+    lease_s: float = Field(60.0, gt=0, validation_alias=_env("MEMHEAD_LEASE"))
+    """Seconds a compaction lease lasts; a crashed worker's work is taken over after it."""
+    failure_backoff_s: float = Field(
+        5.0, gt=0, validation_alias=_env("MEMHEAD_FAILURE_BACKOFF")
+    )
+    """First per-session delay after a failed compaction; doubles per attempt (max 1 h)."""
+
+    @field_validator("store_url", "redis_url", "llm_base_url", "azure_api_base")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "" or value.startswith("sqlite://"):
+            return value or None
+        parts = urlsplit(value)
+        if not parts.scheme or not (parts.netloc or parts.path):
+            raise ValueError(f"not a URL: {value!r}")
+        return value
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or self.redis_url or "sqlite:///memhead.db"
+
+    @property
+    def llm_configured(self) -> bool:
+        azure = bool(self.azure_api_key and self.azure_api_base and self.azure_deployment_id)
+        return azure or bool(self.llm_api_key or self.llm_base_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus overrides); raise ``ConfigError`` naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else "?"
+        raise ConfigError(f"invalid setting {_variable_name(loc)}: {err['msg']}") from None
+
+
+def _variable_name(loc: str) -> str:
+    """The environment variable behind an error: the one of the field's names that is set."""
+    for info in Settings.model_fields.values():
+        alias = info.validation_alias
+        names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if loc in names:
+            present = [n for n in names if n.upper() in {k.upper() for k in os.environ}]
+            return present[0] if present else loc
+    return loc

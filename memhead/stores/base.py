@@ -1,0 +1,115 @@
+"""The storage contract every backend implements (tests/contract/ proves it per backend).
+
+Times are milliseconds since the epoch, passed in by the caller so that tests and the
+worker control the clock. Every method either completes atomically or raises
+``BackendUnavailable`` when the backend cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from memhead.models import Memory, Message, NewMessage, Session, SessionKey, SessionPatch
+
+
+class Store(Protocol):
+    backend: str
+    """Short name for logs and metrics, e.g. ``sqlite`` or ``redis``."""
+
+    async def setup(self) -> None:
+        """Create or migrate whatever the backend needs; safe to call any number of times."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+    async def ping(self) -> None:
+        """Raise ``BackendUnavailable`` unless the backend answers."""
+
+    async def append(
+        self,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        *,
+        now: int,
+        window: int,
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> list[Message]:
+        """Append messages to a session, creating it, in one atomic operation.
+
+        Each message gets the next ``seq``. A message whose ``client_id`` is already stored
+        in the session is not stored again; the stored one is returned in its place.
+        ``namespace`` (when given) sets the session's listing group; ``context`` (when not
+        ``None``) replaces the summary and bumps its version. The session becomes due for
+        compaction when more than ``window`` messages are unsummarized.
+        """
+
+    async def memory(self, key: SessionKey, window: int) -> Memory:
+        """The session and its newest unsummarized messages (at most ``window``), newest first."""
+
+    async def history(
+        self, key: SessionKey, *, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        """Stored messages with ``seq < before_seq`` (all when ``None``), newest first."""
+
+    async def span(self, key: SessionKey, *, after_seq: int, through_seq: int) -> list[Message]:
+        """Messages with ``after_seq < seq <= through_seq``, oldest first."""
+
+    async def get_session(self, key: SessionKey) -> Session | None:
+        """The session, or ``None`` when it does not exist."""
+
+    async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
+        """Create the session or update the fields the patch sets."""
+
+    async def delete_session(self, key: SessionKey) -> bool:
+        """Delete the session and everything of it; ``False`` when nothing existed."""
+
+    async def list_namespace(
+        self, tenant: str, namespace: str, *, offset: int, limit: int
+    ) -> list[str]:
+        """Session ids of a listing group, least recently written first."""
+
+    async def list_sessions(
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Session]:
+        """Sessions, most recently updated first, after the cursor ``(updated_at, id)``."""
+
+    async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
+        """Sessions due for compaction now whose lease is free or expired, oldest due first."""
+
+    async def acquire_lease(self, key: SessionKey, *, owner: str, now: int, ttl_ms: int) -> bool:
+        """Take (or extend) the session's compaction lease unless another owner holds it."""
+
+    async def release_lease(self, key: SessionKey, *, owner: str) -> None:
+        """Give the lease back if ``owner`` still holds it."""
+
+    async def commit_summary(
+        self,
+        key: SessionKey,
+        *,
+        incarnation: str,
+        expected_version: int,
+        summary: str | None,
+        upto_seq: int,
+        tokens: int,
+        now: int,
+        window: int,
+    ) -> bool:
+        """Compare-and-set the summary.
+
+        Lands ``summary``, ``upto_seq``, ``version + 1`` and ``tokens += tokens`` and clears
+        the failure status only if the session still has ``incarnation`` and its summary
+        version is still ``expected_version``; otherwise changes nothing and returns ``False``.
+        The session stays due when more than ``window`` messages remain unsummarized.
+        """
+
+    async def record_failure(
+        self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
+    ) -> None:
+        """Note a failed compaction: last error, attempts + 1, not due again before ``retry_at``."""

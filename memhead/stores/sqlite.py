@@ -1,0 +1,480 @@
+"""The embedded store: one SQLite file in WAL mode, driven from a single worker thread.
+
+Each store operation runs whole (transaction included) on that thread, so a request costs
+one hop off the event loop however many statements it takes. Several processes may share
+one file: writes take the lock with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+
+from memhead.errors import BackendUnavailable, ConfigError
+from memhead.models import (
+    JSONObject,
+    Memory,
+    Message,
+    NewMessage,
+    Session,
+    SessionKey,
+    SessionPatch,
+)
+from memhead.stores.sqlite_schema import migrate
+
+T = TypeVar("T")
+
+SESSION_COLUMNS = (
+    "sid, id, namespace, user_id, metadata, created_at, updated_at, last_seq, summary, "
+    "upto_seq, summary_version, tokens, last_compacted_at, last_error, attempts, "
+    "next_attempt_at"
+)
+MESSAGE_COLUMNS = "seq, role, content, created_at, client_id, metadata"
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute, ``sqlite://:memory:``."""
+    if url in ("sqlite://:memory:", "sqlite:///:memory:"):
+        return ":memory:"
+    if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
+        raise ConfigError(f"invalid SQLite URL {url!r}: use sqlite:///path/to/file.db")
+    return url[len("sqlite:///") :]
+
+
+def _dump(value: JSONObject | None) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _load(value: str | None) -> JSONObject | None:
+    return None if value is None else orjson.loads(value)  # type: ignore[no-any-return]
+
+
+def _message(row: sqlite3.Row) -> Message:
+    seq, role, content, created_at, client_id, metadata = row
+    return Message(seq, role, content, created_at, client_id, _load(metadata))
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=row[1],
+        incarnation=str(row[0]),
+        namespace=row[2],
+        user_id=row[3],
+        metadata=_load(row[4]),
+        created_at=row[5],
+        updated_at=row[6],
+        last_seq=row[7],
+        summary=row[8],
+        upto_seq=row[9],
+        summary_version=row[10],
+        tokens=row[11],
+        last_compacted_at=row[12],
+        last_error=row[13],
+        attempts=row[14],
+        next_attempt_at=row[15],
+    )
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000):
+        self.path = path
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memhead-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        return cls(path_from_url(url))
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        def call() -> T:
+            try:
+                return fn(self._db(), *args)
+            except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                raise BackendUnavailable(f"SQLite store unavailable: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    @staticmethod
+    @contextmanager
+    def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def setup(self) -> None:
+        await self._run(migrate)
+
+    async def close(self) -> None:
+        def close(conn: sqlite3.Connection) -> None:
+            conn.close()
+            self._conn = None
+
+        if self._conn is not None:
+            await self._run(close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def append(
+        self,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        *,
+        now: int,
+        window: int,
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> list[Message]:
+        return await self._run(self._append, key, messages, now, window, namespace, context)
+
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        now: int,
+        window: int,
+        namespace: str | None,
+        context: str | None,
+    ) -> list[Message]:
+        with self._write(conn):
+            sid, last_seq = self._ensure_session(conn, key, now, namespace)
+            known = self._known_client_ids(conn, sid, messages)
+            stored: list[Message] = []
+            rows = []
+            for new in messages:
+                if new.client_id is not None and new.client_id in known:
+                    stored.append(known[new.client_id])
+                    continue
+                last_seq += 1
+                msg = Message(
+                    last_seq,
+                    new.role,
+                    new.content,
+                    now if new.created_at is None else new.created_at,
+                    new.client_id,
+                    new.metadata,
+                )
+                rows.append((sid, *self._message_values(msg)))
+                stored.append(msg)
+                if msg.client_id is not None:
+                    known[msg.client_id] = msg
+            conn.executemany(
+                f"INSERT INTO messages (sid, {MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute(
+                """UPDATE sessions SET
+                    last_seq = ?,
+                    updated_at = CASE WHEN ? THEN ? ELSE updated_at END,
+                    namespace = coalesce(?, namespace),
+                    summary = CASE WHEN ? THEN ? ELSE summary END,
+                    summary_version = summary_version + ?,
+                    due_at = CASE WHEN due_at IS NULL AND ? - upto_seq > ? THEN ? ELSE due_at END
+                WHERE sid = ?""",
+                (
+                    last_seq,
+                    bool(rows),
+                    now,
+                    namespace,
+                    context is not None,
+                    context,
+                    int(context is not None),
+                    last_seq,
+                    window,
+                    now,
+                    sid,
+                ),
+            )
+        return stored
+
+    @staticmethod
+    def _message_values(msg: Message) -> tuple[Any, ...]:
+        return (
+            msg.seq,
+            msg.role,
+            msg.content,
+            msg.created_at,
+            msg.client_id,
+            _dump(msg.metadata),
+        )
+
+    @staticmethod
+    def _ensure_session(
+        conn: sqlite3.Connection, key: SessionKey, now: int, namespace: str | None
+    ) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT sid, last_seq FROM sessions WHERE tenant = ? AND id = ?",
+            (key.tenant, key.session_id),
+        ).fetchone()
+        if row is not None:
+            return row[0], row[1]
+        cur = conn.execute(
+            "INSERT INTO sessions (tenant, id, namespace, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key.tenant, key.session_id, namespace or "", now, now),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid, 0
+
+    @staticmethod
+    def _known_client_ids(
+        conn: sqlite3.Connection, sid: int, messages: Sequence[NewMessage]
+    ) -> dict[str, Message]:
+        ids = [m.client_id for m in messages if m.client_id is not None]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = ? AND client_id IN ({marks})",
+            (sid, *ids),
+        ).fetchall()
+        return {row[4]: _message(row) for row in rows}
+
+    async def memory(self, key: SessionKey, window: int) -> Memory:
+        def read(conn: sqlite3.Connection) -> Memory:
+            session = self._get_session(conn, key)
+            if session is None:
+                return Memory(None, [])
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = ? AND seq > ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (int(session.incarnation), session.upto_seq, window),
+            ).fetchall()
+            return Memory(session, [_message(r) for r in rows])
+
+        return await self._run(read)
+
+    async def history(
+        self, key: SessionKey, *, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        def read(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = "
+                "(SELECT sid FROM sessions WHERE tenant = ? AND id = ?) AND seq < ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (key.tenant, key.session_id, before_seq or 2**62, limit),
+            ).fetchall()
+            return [_message(r) for r in rows]
+
+        return await self._run(read)
+
+    async def span(self, key: SessionKey, *, after_seq: int, through_seq: int) -> list[Message]:
+        def read(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = "
+                "(SELECT sid FROM sessions WHERE tenant = ? AND id = ?) AND seq > ? AND seq <= ? "
+                "ORDER BY seq",
+                (key.tenant, key.session_id, after_seq, through_seq),
+            ).fetchall()
+            return [_message(r) for r in rows]
+
+        return await self._run(read)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    @staticmethod
+    def _get_session(conn: sqlite3.Connection, key: SessionKey) -> Session | None:
+        row = conn.execute(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND id = ?",
+            (key.tenant, key.session_id),
+        ).fetchone()
+        return None if row is None else _session(row)
+
+    async def get_session(self, key: SessionKey) -> Session | None:
+        return await self._run(self._get_session, key)
+
+    async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
+        def write(conn: sqlite3.Connection) -> Session:
+            with self._write(conn):
+                conn.execute(
+                    """INSERT INTO sessions (tenant, id, user_id, metadata, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant, id) DO UPDATE SET
+                        user_id = coalesce(excluded.user_id, user_id),
+                        metadata = coalesce(excluded.metadata, metadata),
+                        updated_at = excluded.updated_at""",
+                    (key.tenant, key.session_id, patch.user_id, _dump(patch.metadata), now, now),
+                )
+                session = self._get_session(conn, key)
+            assert session is not None
+            return session
+
+        return await self._run(write)
+
+    async def delete_session(self, key: SessionKey) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            with self._write(conn):
+                row = conn.execute(
+                    "DELETE FROM sessions WHERE tenant = ? AND id = ? RETURNING sid",
+                    (key.tenant, key.session_id),
+                ).fetchone()
+                if row is None:
+                    return False
+                conn.execute("DELETE FROM messages WHERE sid = ?", (row[0],))
+            return True
+
+        return await self._run(delete)
+
+    async def list_namespace(
+        self, tenant: str, namespace: str, *, offset: int, limit: int
+    ) -> list[str]:
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT id FROM sessions WHERE tenant = ? AND namespace = ? "
+                "ORDER BY updated_at, id LIMIT ? OFFSET ?",
+                (tenant, namespace, limit, offset),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._run(read)
+
+    async def list_sessions(
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Session]:
+        def read(conn: sqlite3.Connection) -> list[Session]:
+            sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant = ?"
+            args: list[Any] = [tenant]
+            if user_id is not None:
+                sql += " AND user_id = ?"
+                args.append(user_id)
+            if before is not None:
+                sql += " AND (updated_at, id) < (?, ?)"
+                args.extend(before)
+            sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+            rows = conn.execute(sql, (*args, limit)).fetchall()
+            return [_session(r) for r in rows]
+
+        return await self._run(read)
+
+    # -- compaction -------------------------------------------------------------------
+
+    async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
+        def read(conn: sqlite3.Connection) -> list[SessionKey]:
+            rows = conn.execute(
+                "SELECT tenant, id FROM sessions WHERE due_at IS NOT NULL AND due_at <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            return [SessionKey(r[0], r[1]) for r in rows]
+
+        return await self._run(read)
+
+    async def acquire_lease(self, key: SessionKey, *, owner: str, now: int, ttl_ms: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE sessions SET lease_owner = ?, lease_until = ? "
+                "WHERE tenant = ? AND id = ? "
+                "AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)",
+                (owner, now + ttl_ms, key.tenant, key.session_id, now, owner),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(write)
+
+    async def release_lease(self, key: SessionKey, *, owner: str) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "UPDATE sessions SET lease_owner = NULL, lease_until = NULL "
+                "WHERE tenant = ? AND id = ? AND lease_owner = ?",
+                (key.tenant, key.session_id, owner),
+            )
+        )
+
+    async def commit_summary(
+        self,
+        key: SessionKey,
+        *,
+        incarnation: str,
+        expected_version: int,
+        summary: str | None,
+        upto_seq: int,
+        tokens: int,
+        now: int,
+        window: int,
+    ) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                """UPDATE sessions SET
+                    summary = ?, upto_seq = ?, summary_version = summary_version + 1,
+                    tokens = tokens + ?, last_compacted_at = ?, last_error = NULL,
+                    attempts = 0, next_attempt_at = NULL,
+                    due_at = CASE WHEN last_seq - ? > ? THEN ? ELSE NULL END
+                WHERE tenant = ? AND id = ? AND sid = ? AND summary_version = ?
+                    AND ? <= last_seq AND ? >= upto_seq""",
+                (
+                    summary,
+                    upto_seq,
+                    tokens,
+                    now,
+                    upto_seq,
+                    window,
+                    now,
+                    key.tenant,
+                    key.session_id,
+                    int(incarnation),
+                    expected_version,
+                    upto_seq,
+                    upto_seq,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(write)
+
+    async def record_failure(
+        self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
+    ) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "UPDATE sessions SET last_error = ?, attempts = attempts + 1, "
+                "next_attempt_at = ?, due_at = ? WHERE tenant = ? AND id = ? AND sid = ?",
+                (error, retry_at, retry_at, key.tenant, key.session_id, int(incarnation)),
+            )
+        )
+
+
+def new_owner_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,69 @@
+"""SQLite schema: an ordered list of migrations; ``schema_version`` records how many ran."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sessions (
+        sid INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        namespace TEXT NOT NULL DEFAULT '',
+        user_id TEXT,
+        metadata TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        summary TEXT,
+        upto_seq INTEGER NOT NULL DEFAULT 0,
+        summary_version INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        last_compacted_at INTEGER,
+        last_error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        due_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        UNIQUE (tenant, id)
+    );
+    CREATE INDEX sessions_listing ON sessions (tenant, namespace, updated_at, id);
+    CREATE INDEX sessions_recent ON sessions (tenant, updated_at, id);
+    CREATE INDEX sessions_user ON sessions (tenant, user_id, updated_at, id)
+        WHERE user_id IS NOT NULL;
+    CREATE INDEX sessions_due ON sessions (due_at) WHERE due_at IS NOT NULL;
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        client_id TEXT,
+        metadata TEXT,
+        UNIQUE (sid, seq)
+    );
+    CREATE UNIQUE INDEX messages_client_id ON messages (sid, client_id)
+        WHERE client_id IS NOT NULL;
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Run the migrations this database has not seen yet, each in its own transaction."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        done = row[0] or 0
+        for version, script in enumerate(MIGRATIONS[done:], start=done + 1):
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

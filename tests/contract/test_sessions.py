@@ -1,0 +1,82 @@
+"""Session records, context, delete, listing and namespaces."""
+
+from __future__ import annotations
+
+from memhead.models import NewMessage, SessionKey, SessionPatch
+from memhead.stores import Store
+
+W = 12
+
+
+def one(content: str = "hi") -> list[NewMessage]:
+    return [NewMessage("user", content)]
+
+
+async def test_context_replaces_summary_and_bumps_version(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await store.append(key, one(), now=1, window=W, context="seeded summary")
+    session = await store.get_session(key)
+    assert session is not None
+    assert session.summary == "seeded summary" and session.summary_version == 1
+    await store.append(key, one(), now=2, window=W)  # no context: summary untouched
+    await store.append(key, one(), now=3, window=W, context="")
+    session = await store.get_session(key)
+    assert session is not None and session.summary == "" and session.summary_version == 2
+
+
+async def test_delete_removes_everything_and_a_new_session_starts_fresh(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await store.append(key, one("old"), now=1, window=W, context="ctx")
+    before = await store.get_session(key)
+    assert await store.delete_session(key) is True
+    assert await store.delete_session(key) is False
+    assert await store.get_session(key) is None
+    assert await store.history(key, before_seq=None, limit=10) == []
+    assert await store.list_namespace("t", "", offset=0, limit=10) == []
+    await store.append(key, one("new"), now=2, window=W)
+    after = await store.get_session(key)
+    assert after is not None and before is not None
+    assert after.incarnation != before.incarnation
+    assert after.summary is None and after.last_seq == 1
+    assert [m.content for m in (await store.memory(key, W)).window] == ["new"]
+
+
+async def test_namespace_listing_is_least_recently_written_first(store: Store) -> None:
+    for i, sid in enumerate(["a", "b", "c"]):
+        await store.append(SessionKey("t", sid), one(), now=10 + i, window=W)
+    await store.append(SessionKey("t", "a"), one(), now=20, window=W)
+    await store.append(SessionKey("t", "n1"), one(), now=5, window=W, namespace="ns")
+    assert await store.list_namespace("t", "", offset=0, limit=10) == ["b", "c", "a"]
+    assert await store.list_namespace("t", "", offset=1, limit=1) == ["c"]
+    assert await store.list_namespace("t", "ns", offset=0, limit=10) == ["n1"]
+    assert await store.list_namespace("other", "", offset=0, limit=10) == []
+
+
+async def test_namespace_is_kept_by_appends_without_one(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await store.append(key, one(), now=1, window=W, namespace="ns")
+    await store.append(key, one(), now=2, window=W)
+    assert await store.list_namespace("t", "ns", offset=0, limit=10) == ["s"]
+
+
+async def test_put_session_creates_and_patches(store: Store) -> None:
+    key = SessionKey("t", "s")
+    created = await store.put_session(key, SessionPatch(user_id="u1", metadata={"a": 1}), now=5)
+    assert created.user_id == "u1" and created.metadata == {"a": 1} and created.created_at == 5
+    patched = await store.put_session(key, SessionPatch(metadata={"b": 2}), now=6)
+    assert patched.user_id == "u1" and patched.metadata == {"b": 2}
+    assert patched.created_at == 5 and patched.updated_at == 6
+
+
+async def test_list_sessions_most_recent_first_with_cursor_and_user_filter(store: Store) -> None:
+    for i in range(5):
+        user = "u1" if i % 2 == 0 else "u2"
+        await store.put_session(SessionKey("t", f"s{i}"), SessionPatch(user_id=user), now=100 + i)
+    page = await store.list_sessions("t", user_id=None, before=None, limit=2)
+    assert [s.id for s in page] == ["s4", "s3"]
+    cursor = (page[-1].updated_at, page[-1].id)
+    page2 = await store.list_sessions("t", user_id=None, before=cursor, limit=10)
+    assert [s.id for s in page2] == ["s2", "s1", "s0"]
+    mine = await store.list_sessions("t", user_id="u1", before=None, limit=10)
+    assert [s.id for s in mine] == ["s4", "s2", "s0"]
+    assert await store.list_sessions("other", user_id=None, before=None, limit=10) == []
