@@ -94,9 +94,7 @@ class Settings(BaseSettings):
     """Seconds between looks for due work."""
     lease_s: float = Field(60.0, gt=0, validation_alias=_env("MEMHEAD_LEASE"))
     """Seconds a compaction lease lasts; a crashed worker's work is taken over after it."""
-    failure_backoff_s: float = Field(
-        5.0, gt=0, validation_alias=_env("MEMHEAD_FAILURE_BACKOFF")
-    )
+    failure_backoff_s: float = Field(5.0, gt=0, validation_alias=_env("MEMHEAD_FAILURE_BACKOFF"))
     """First per-session delay after a failed compaction; doubles per attempt (max 1 h)."""
 
     @field_validator("store_url", "redis_url", "llm_base_url", "azure_api_base")

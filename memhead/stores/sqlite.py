@@ -53,7 +53,10 @@ def _dump(value: JSONObject | None) -> str | None:
 
 
 def _load(value: str | None) -> JSONObject | None:
-    return None if value is None else orjson.loads(value)  # type: ignore[no-any-return]
+    if value is None:
+        return None
+    loaded: JSONObject = orjson.loads(value)
+    return loaded
 
 
 def _message(row: sqlite3.Row) -> Message:
@@ -99,9 +102,7 @@ class SqliteStore:
     # -- plumbing ---------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0
-        )
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")

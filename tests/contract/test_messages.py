@@ -46,7 +46,9 @@ async def test_append_keeps_roles_content_metadata_and_times(store: Store) -> No
 async def test_retried_client_ids_are_stored_once(store: Store) -> None:
     batch = [NewMessage("user", "x", client_id="a"), NewMessage("assistant", "y", client_id="b")]
     first = await store.append(KEY, batch, now=1, window=W)
-    again = await store.append(KEY, [*batch, NewMessage("user", "z", client_id="c")], now=2, window=W)
+    again = await store.append(
+        KEY, [*batch, NewMessage("user", "z", client_id="c")], now=2, window=W
+    )
     assert [m.seq for m in first] == [1, 2]
     assert [m.seq for m in again] == [1, 2, 3]
     assert len(await store.history(KEY, before_seq=None, limit=100)) == 3

@@ -1,0 +1,3 @@
+from memhead.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The native API at ``/api/v1``: what new users should call. Thin adapters over the service."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from memhead.api.schemas import (
+    AppendRequest,
+    MemoryOut,
+    MessageList,
+    MessageOut,
+    SessionIn,
+    SessionList,
+    SessionOut,
+)
+from memhead.api.tenancy import TenantResolver
+from memhead.errors import InvalidRequest
+from memhead.memory import MemoryService
+from memhead.models import SessionKey, SessionPatch
+
+SessionId = Annotated[str, Path(description="Any non-empty string, URL-encoded, matched exactly.")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session"}}
+
+
+def encode_cursor(cursor: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(cursor)).decode()
+
+
+def decode_cursor(raw: str) -> tuple[int, str]:
+    try:
+        updated_at, session_id = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
+        if not isinstance(updated_at, int) or not isinstance(session_id, str):
+            raise ValueError(raw)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidRequest("invalid cursor") from None
+    return updated_at, session_id
+
+
+class NativeEndpoints:
+    def __init__(self, service: MemoryService, tenant_of: TenantResolver) -> None:
+        self.service = service
+        self.tenant_of = tenant_of
+
+    async def _key(self, request: Request, session_id: str) -> SessionKey:
+        return self.service.key(await self.tenant_of(request), session_id)
+
+    async def append_messages(
+        self, request: Request, session_id: SessionId, body: AppendRequest
+    ) -> MessageList:
+        """Append messages. Each gets the next `seq`; a message whose `id` is already stored
+        is returned as stored, not stored again. Never waits for a model."""
+        key = await self._key(request, session_id)
+        stored = await self.service.append(key, [m.to_new() for m in body.messages])
+        return MessageList(messages=[MessageOut.of(m) for m in stored])
+
+    async def list_messages(
+        self,
+        request: Request,
+        session_id: SessionId,
+        before_seq: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> MessageList:
+        """The full stored history, newest first, one page at a time."""
+        key = await self._key(request, session_id)
+        page = await self.service.history(key, before_seq=before_seq, limit=limit)
+        more = len(page) == limit and page[-1].seq > 1
+        return MessageList(
+            messages=[MessageOut.of(m) for m in page],
+            next_before_seq=page[-1].seq if more else None,
+        )
+
+    async def get_memory(
+        self,
+        request: Request,
+        session_id: SessionId,
+        lastn: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    ) -> MemoryOut:
+        """The window (newest unsummarized messages, newest first; at most `lastn`, default
+        the window size) and the running summary of everything older."""
+        key = await self._key(request, session_id)
+        return MemoryOut.of(await self.service.memory(key, lastn))
+
+    async def get_session(self, request: Request, session_id: SessionId) -> SessionOut:
+        """A session's record."""
+        return SessionOut.of(await self.service.session(await self._key(request, session_id)))
+
+    async def put_session(
+        self, request: Request, session_id: SessionId, body: SessionIn
+    ) -> SessionOut:
+        """Create a session or update its `user_id` / `metadata` (fields left out are kept)."""
+        patch = SessionPatch(user_id=body.user_id, metadata=body.metadata)
+        key = await self._key(request, session_id)
+        return SessionOut.of(await self.service.put_session(key, patch))
+
+    async def delete_session(self, request: Request, session_id: SessionId) -> Response:
+        """Delete a session and everything of it. Deleting what does not exist succeeds."""
+        await self.service.delete(await self._key(request, session_id))
+        return Response(status_code=204)
+
+    async def list_sessions(
+        self,
+        request: Request,
+        user_id: Annotated[str | None, Query(min_length=1)] = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> SessionList:
+        """Sessions, most recently updated first; `user_id` keeps one user's."""
+        page = await self.service.list_sessions(
+            await self.tenant_of(request),
+            user_id=user_id,
+            cursor=None if cursor is None else decode_cursor(cursor),
+            limit=limit,
+        )
+        next_cursor = None if page.next_cursor is None else encode_cursor(page.next_cursor)
+        return SessionList(
+            sessions=[SessionOut.of(s) for s in page.sessions], next_cursor=next_cursor
+        )
+
+    def router(self) -> APIRouter:
+        # Routes under a session id come before the bare session route: ids may contain "/".
+        r = APIRouter(prefix="/api/v1", tags=["native"])
+        one = "/sessions/{session_id:path}"
+        r.add_api_route(one + "/messages", self.append_messages, methods=["POST"], status_code=201)
+        r.add_api_route(one + "/messages", self.list_messages, methods=["GET"])
+        r.add_api_route(one + "/memory", self.get_memory, methods=["GET"])
+        r.add_api_route(one, self.get_session, methods=["GET"], responses=NOT_FOUND)
+        r.add_api_route(one, self.put_session, methods=["PUT"])
+        r.add_api_route(one, self.delete_session, methods=["DELETE"], status_code=204)
+        r.add_api_route("/sessions", self.list_sessions, methods=["GET"])
+        return r
+
+
+def native_router(service: MemoryService, tenant_of: TenantResolver) -> APIRouter:
+    return NativeEndpoints(service, tenant_of).router()

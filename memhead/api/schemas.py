@@ -1,0 +1,174 @@
+"""Request and response bodies of both APIs: validation and the OpenAPI document in one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memhead.models import Memory, Message, NewMessage, Session
+
+# -- Motörhead shape ----------------------------------------------------------------------
+
+
+class MotorheadMessage(BaseModel):
+    role: str = Field(description="Passed through verbatim, e.g. `Human`/`AI` or `user`.")
+    content: str
+
+
+class MotorheadPost(BaseModel):
+    """Body of `POST /sessions/{id}/memory`; unknown fields are ignored."""
+
+    messages: list[MotorheadMessage]
+    context: str | None = Field(
+        None, description="Absent or null keeps the summary; any string replaces it."
+    )
+
+
+class MotorheadMemory(BaseModel):
+    messages: list[MotorheadMessage] = Field(description="The window, newest first.")
+    context: str | None = Field(description="The running summary of older messages.")
+    tokens: int = Field(description="Provider tokens spent summarizing this session.")
+
+
+class MotorheadRetrievalQuery(BaseModel):
+    text: str
+
+
+class MotorheadHit(BaseModel):
+    role: str
+    content: str
+    dist: float = Field(description="Distance to the query, lower is better.")
+
+
+class Status(BaseModel):
+    status: Literal["Ok"] = "Ok"
+
+
+class Now(BaseModel):
+    now: int = Field(description="Milliseconds since the epoch.")
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+# -- native shape -------------------------------------------------------------------------
+
+
+def to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def to_ms(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(min_length=1, max_length=64)
+    content: str
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="Client-chosen id; a retried POST with the same id stores nothing twice.",
+    )
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = Field(None, description="Defaults to the time of the POST.")
+
+    def to_new(self) -> NewMessage:
+        created = None if self.created_at is None else to_ms(self.created_at)
+        return NewMessage(self.role, self.content, self.id, self.metadata, created)
+
+
+class AppendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[MessageIn] = Field(min_length=1)
+
+
+class MessageOut(BaseModel):
+    seq: int
+    role: str
+    content: str
+    created_at: datetime
+    id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            seq=m.seq,
+            role=m.role,
+            content=m.content,
+            created_at=to_datetime(m.created_at),
+            id=m.client_id,
+            metadata=m.metadata,
+        )
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+    next_before_seq: int | None = Field(
+        None, description="Pass as `before_seq` for the next (older) page; null at the end."
+    )
+
+
+class MemoryOut(BaseModel):
+    messages: list[MessageOut] = Field(description="The window, newest first.")
+    summary: str | None
+    upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
+    tokens: int
+    message_count: int
+    unsummarized: int
+
+    @classmethod
+    def of(cls, memory: Memory) -> MemoryOut:
+        s = memory.session or Session(id="", incarnation="")
+        return cls(
+            messages=[MessageOut.of(m) for m in memory.window],
+            summary=s.summary,
+            upto_seq=s.upto_seq,
+            tokens=s.tokens,
+            message_count=s.last_seq,
+            unsummarized=s.unsummarized,
+        )
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, min_length=1, max_length=256)
+    metadata: dict[str, Any] | None = None
+
+
+class SessionOut(BaseModel):
+    id: str
+    user_id: str | None
+    metadata: dict[str, Any] | None
+    namespace: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+
+    @classmethod
+    def of(cls, s: Session) -> SessionOut:
+        return cls(
+            id=s.id,
+            user_id=s.user_id,
+            metadata=s.metadata,
+            namespace=s.namespace,
+            created_at=to_datetime(s.created_at),
+            updated_at=to_datetime(s.updated_at),
+            message_count=s.last_seq,
+        )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")

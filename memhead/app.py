@@ -1,0 +1,89 @@
+"""Builds the whole server from one ``Settings`` object; nothing lives at module level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from memhead import __version__
+from memhead.api.compat import motorhead_routes
+from memhead.api.native import native_router
+from memhead.api.openapi import install_openapi
+from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
+from memhead.api.tenancy import TenantResolver, default_tenant
+from memhead.memory import MemoryService
+from memhead.settings import Settings
+from memhead.stores import Store, open_store
+
+log = logging.getLogger("memhead")
+
+DESCRIPTION = """Memory for LLM applications: a window of recent messages, a running summary of
+everything older, and retrieval. Speaks Motörhead's API at `/` and `/v1/motorhead`; the native
+API lives at `/api/v1`."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    tenant_of: TenantResolver = default_tenant,
+) -> FastAPI:
+    """The ASGI app. Pass ``store`` to use an object you built; it is set up and closed here."""
+    store = store if store is not None else open_store(settings.resolved_store_url)
+    service = MemoryService(store, window=settings.window_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.setup()
+        log.info(describe(settings, store))
+        if not settings.llm_configured:
+            log.info(
+                "summaries are off: set OPENAI_API_KEY (OpenAI), MEMHEAD_LLM_BASE_URL "
+                "(Ollama, vLLM, any OpenAI-compatible server) or AZURE_* to enable them"
+            )
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="memhead",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.router.routes.extend(
+        motorhead_routes(service, tenant_of, long_term_memory=settings.long_term_memory)
+    )
+    app.include_router(native_router(service, tenant_of))
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    return app
+
+
+def describe(settings: Settings, store: Store) -> str:
+    """The startup line: which store, LLM and embedder this server uses."""
+    llm = settings.llm_model if settings.llm_configured else "none"
+    return (
+        f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
+        f"llm={llm}, embedder=none, window={settings.window_size}, "
+        f"long_term_memory={settings.long_term_memory}"
+    )
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a store URL."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in creds else url

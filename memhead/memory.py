@@ -1,0 +1,111 @@
+"""The use cases: append, read memory, history, sessions, delete. Both APIs call only this."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memhead.errors import InvalidRequest, NotFound
+from memhead.models import (
+    Memory,
+    Message,
+    NewMessage,
+    Session,
+    SessionKey,
+    SessionPatch,
+    now_ms,
+)
+from memhead.stores import Store
+
+MAX_SESSION_ID_LENGTH = 1024
+MAX_MESSAGES_PER_APPEND = 1000
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: list[Session]
+    next_cursor: tuple[int, str] | None
+
+
+class MemoryService:
+    """Validates what the store cannot, and turns requests into store operations."""
+
+    def __init__(self, store: Store, *, window: int) -> None:
+        self.store = store
+        self.window = window
+
+    @staticmethod
+    def key(tenant: str, session_id: str) -> SessionKey:
+        if not session_id:
+            raise InvalidRequest("session id must not be empty")
+        if len(session_id) > MAX_SESSION_ID_LENGTH:
+            raise InvalidRequest(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
+        return SessionKey(tenant, session_id)
+
+    async def append(
+        self,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        *,
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> list[Message]:
+        """Store messages (and optionally replace the summary) without waiting for any model."""
+        if not messages:
+            raise InvalidRequest("messages must not be empty")
+        if len(messages) > MAX_MESSAGES_PER_APPEND:
+            raise InvalidRequest(f"at most {MAX_MESSAGES_PER_APPEND} messages per request")
+        return await self.store.append(
+            key, messages, now=now_ms(), window=self.window, namespace=namespace, context=context
+        )
+
+    async def memory(self, key: SessionKey, lastn: int | None = None) -> Memory:
+        """The window (newest first) and the session's summary state."""
+        return await self.store.memory(key, self.window if lastn is None else lastn)
+
+    async def history(
+        self, key: SessionKey, *, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        _check_limit(limit)
+        return await self.store.history(key, before_seq=before_seq, limit=limit)
+
+    async def session(self, key: SessionKey) -> Session:
+        session = await self.store.get_session(key)
+        if session is None:
+            raise NotFound(f"session {key.session_id!r} not found")
+        return session
+
+    async def put_session(self, key: SessionKey, patch: SessionPatch) -> Session:
+        return await self.store.put_session(key, patch, now=now_ms())
+
+    async def delete(self, key: SessionKey) -> bool:
+        """Delete the session and everything of it; deleting nothing is not an error."""
+        return await self.store.delete_session(key)
+
+    async def list_namespace(self, tenant: str, namespace: str, page: int, size: int) -> list[str]:
+        """Motörhead's listing: ``page`` from 1, ``size`` 1..100, least recently written first."""
+        if page < 1:
+            raise InvalidRequest("page must be >= 1")
+        if not 1 <= size <= 100:
+            raise InvalidRequest("size must be between 1 and 100")
+        return await self.store.list_namespace(
+            tenant, namespace, offset=(page - 1) * size, limit=size
+        )
+
+    async def list_sessions(
+        self, tenant: str, *, user_id: str | None, cursor: tuple[int, str] | None, limit: int
+    ) -> SessionPage:
+        _check_limit(limit)
+        sessions = await self.store.list_sessions(
+            tenant, user_id=user_id, before=cursor, limit=limit + 1
+        )
+        if len(sessions) <= limit:
+            return SessionPage(sessions, None)
+        last = sessions[limit - 1]
+        return SessionPage(sessions[:limit], (last.updated_at, last.id))
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
