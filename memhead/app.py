@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,8 +16,11 @@ from memhead.api.openapi import install_openapi
 from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.memory import MemoryService
+from memhead.providers import build_llm, describe_llm
+from memhead.providers.base import LLM
 from memhead.settings import Settings
 from memhead.stores import Store, open_store
+from memhead.worker import Worker, build_worker
 
 log = logging.getLogger("memhead")
 
@@ -29,25 +33,31 @@ def create_app(
     settings: Settings,
     *,
     store: Store | None = None,
+    llm: LLM | None = None,
     tenant_of: TenantResolver = default_tenant,
 ) -> FastAPI:
-    """The ASGI app. Pass ``store`` to use an object you built; it is set up and closed here."""
+    """The ASGI app. Pass ``store`` / ``llm`` to use objects you built (they are set up and
+    closed here); otherwise both are built from ``settings``."""
     store = store if store is not None else open_store(settings.resolved_store_url)
+    llm = llm if llm is not None else build_llm(settings)
     service = MemoryService(store, window=settings.window_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
-        log.info(describe(settings, store))
-        if not settings.llm_configured:
-            log.info(
-                "summaries are off: set OPENAI_API_KEY (OpenAI), MEMHEAD_LLM_BASE_URL "
-                "(Ollama, vLLM, any OpenAI-compatible server) or AZURE_* to enable them"
-            )
-        try:
-            yield
-        finally:
-            await store.close()
+        log.info(describe(settings, store, llm))
+        worker = None
+        if llm is None:
+            log.info(SUMMARIES_OFF)
+        elif settings.worker_enabled:
+            worker = build_worker(settings, store, llm)
+        async with background(worker):
+            try:
+                yield
+            finally:
+                if llm is not None:
+                    await llm.close()
+        await store.close()
 
     app = FastAPI(
         title="memhead",
@@ -69,12 +79,31 @@ def create_app(
     return app
 
 
-def describe(settings: Settings, store: Store) -> str:
+SUMMARIES_OFF = (
+    "summaries are off: set OPENAI_API_KEY (OpenAI), MEMHEAD_LLM_BASE_URL (Ollama, vLLM, any "
+    "OpenAI-compatible server) or AZURE_API_KEY/AZURE_API_BASE/AZURE_DEPLOYMENT_ID to enable them"
+)
+
+
+@asynccontextmanager
+async def background(worker: Worker | None) -> AsyncIterator[None]:
+    """Run ``worker`` for the duration of the block; stop it cleanly at the end."""
+    if worker is None:
+        yield
+        return
+    task = asyncio.create_task(worker.run(), name="memhead worker")
+    try:
+        yield
+    finally:
+        await worker.stop()
+        await task
+
+
+def describe(settings: Settings, store: Store, llm: LLM | None) -> str:
     """The startup line: which store, LLM and embedder this server uses."""
-    llm = settings.llm_model if settings.llm_configured else "none"
     return (
         f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
-        f"llm={llm}, embedder=none, window={settings.window_size}, "
+        f"llm={describe_llm(llm)}, embedder=none, window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}"
     )
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
-from memhead.app import create_app
+from memhead.app import SUMMARIES_OFF, background, create_app, describe
 from memhead.errors import ConfigError
+from memhead.providers import build_llm
+from memhead.providers.base import LLM
 from memhead.settings import Settings, load_settings
+from memhead.stores import open_store
+from memhead.worker import build_worker
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,6 +33,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    llm = build_llm(settings)
+    if llm is None:
+        print(f"memhead: {SUMMARIES_OFF}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run_worker(settings, llm))
+
+
+async def _run_worker(settings: Settings, llm: LLM) -> int:
+    store = open_store(settings.resolved_store_url)
+    await store.setup()
+    worker = build_worker(settings, store, llm)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("memhead").info(describe(settings, store, llm))
+    async with background(worker):
+        await stop.wait()
+    await llm.close()
+    await store.close()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default: MEMHEAD_HOST or 0.0.0.0)")
     serve.add_argument("--port", type=int, help="listen port (default: PORT or 8080)")
     serve.set_defaults(run=_serve)
+    worker = sub.add_parser("worker", help="run only the background worker (summaries)")
+    worker.set_defaults(run=_worker)
     return parser
 
 

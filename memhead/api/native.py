@@ -16,6 +16,7 @@ from memhead.api.schemas import (
     SessionIn,
     SessionList,
     SessionOut,
+    SummaryOut,
 )
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import InvalidRequest
@@ -84,6 +85,10 @@ class NativeEndpoints:
         key = await self._key(request, session_id)
         return MemoryOut.of(await self.service.memory(key, lastn))
 
+    async def get_summary(self, request: Request, session_id: SessionId) -> SummaryOut:
+        """The running summary and how compaction of this session is going."""
+        return SummaryOut.of(await self.service.session(await self._key(request, session_id)))
+
     async def get_session(self, request: Request, session_id: SessionId) -> SessionOut:
         """A session's record."""
         return SessionOut.of(await self.service.session(await self._key(request, session_id)))
@@ -127,6 +132,7 @@ class NativeEndpoints:
         r.add_api_route(one + "/messages", self.append_messages, methods=["POST"], status_code=201)
         r.add_api_route(one + "/messages", self.list_messages, methods=["GET"])
         r.add_api_route(one + "/memory", self.get_memory, methods=["GET"])
+        r.add_api_route(one + "/summary", self.get_summary, methods=["GET"], responses=NOT_FOUND)
         r.add_api_route(one, self.get_session, methods=["GET"], responses=NOT_FOUND)
         r.add_api_route(one, self.put_session, methods=["PUT"])
         r.add_api_route(one, self.delete_session, methods=["DELETE"], status_code=204)

@@ -172,3 +172,31 @@ class SessionOut(BaseModel):
 class SessionList(BaseModel):
     sessions: list[SessionOut]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class SummaryOut(BaseModel):
+    summary: str | None
+    upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
+    tokens: int = Field(description="Provider tokens spent summarizing this session.")
+    unsummarized: int = Field(description="Messages not yet folded into the summary.")
+    last_compacted_at: datetime | None
+    last_error: str | None = Field(description="The last compaction failure, until one succeeds.")
+    attempts: int = Field(description="Failed compaction attempts since the last success.")
+    next_attempt_at: datetime | None = Field(description="No retry before this time.")
+
+    @classmethod
+    def of(cls, s: Session) -> SummaryOut:
+        return cls(
+            summary=s.summary,
+            upto_seq=s.upto_seq,
+            tokens=s.tokens,
+            unsummarized=s.unsummarized,
+            last_compacted_at=_maybe_datetime(s.last_compacted_at),
+            last_error=s.last_error,
+            attempts=s.attempts,
+            next_attempt_at=_maybe_datetime(s.next_attempt_at),
+        )
+
+
+def _maybe_datetime(ms: int | None) -> datetime | None:
+    return None if ms is None else to_datetime(ms)
