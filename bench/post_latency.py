@@ -23,8 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-from tests.servers import MemheadProcess  # noqa: E402
+from tests.fake_openai import FakeOpenAI
+from tests.servers import MemheadProcess
 
 
 def percentile(values: list[float], q: float) -> float:
