@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from memhead import __version__
 from memhead.api.compat import motorhead_routes
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
-from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
+from memhead.api.responses import BodyLimitMiddleware, install_error_handlers, json_response
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.memory import MemoryService
+from memhead.metrics import Metrics, MetricsMiddleware
 from memhead.providers import build_llm, describe_llm
 from memhead.providers.base import LLM
 from memhead.settings import Settings
@@ -69,6 +73,24 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
+    metrics = Metrics()
+
+    async def healthz(request: Request) -> Response:
+        """The process is alive (touches no backend)."""
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """The store answers; says whether summaries are configured."""
+        await store.ping()
+        return json_response({"status": "ok", "store": store.backend, "llm": llm is not None})
+
+    app.router.routes.extend(
+        [
+            Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+            Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+            Route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False),
+        ]
+    )
     app.router.routes.extend(
         motorhead_routes(service, tenant_of, long_term_memory=settings.long_term_memory)
     )
@@ -76,6 +98,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
     return app
 
 

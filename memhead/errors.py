@@ -9,7 +9,8 @@
     │   └── Forbidden            403
     ├── NotFound                 404
     ├── BackendUnavailable       503
-    └── ProviderFailure          502
+    ├── ProviderFailure          502
+    └── EmbeddingMismatch        500
 
 The HTTP layer turns any of them into ``{"error": message}`` with ``status`` (see
 ``memhead.api.responses``); nothing else builds error bodies.
@@ -64,6 +65,12 @@ class ProviderFailure(MemheadError):
     """An LLM or embedding provider failed after its retries."""
 
     status = 502
+
+
+class EmbeddingMismatch(MemheadError):
+    """Vectors of another model or dimension than the store already holds."""
+
+    status = 500
 
 
 class ConfigError(Exception):

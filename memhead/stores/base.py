@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from memhead.models import Memory, Message, NewMessage, Session, SessionKey, SessionPatch
+from memhead.models import (
+    Hit,
+    Memory,
+    Message,
+    NewMessage,
+    PendingEmbedding,
+    SearchScope,
+    Session,
+    SessionKey,
+    SessionPatch,
+)
 
 
 class Store(Protocol):
@@ -113,3 +123,25 @@ class Store(Protocol):
         self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
     ) -> None:
         """Note a failed compaction: last error, attempts + 1, not due again before ``retry_at``."""
+
+    async def keyword_search(
+        self, scope: SearchScope, terms: Sequence[str], limit: int
+    ) -> list[Hit]:
+        """Messages in scope matching any of ``terms`` (already normalised words), best first
+        by BM25; ``score`` is the BM25 relevance (higher is better)."""
+
+    async def vector_search(
+        self, scope: SearchScope, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        """Messages in scope by cosine similarity to ``vector`` (the ``score``), best first."""
+
+    async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
+        """Stored messages without a vector, oldest first."""
+
+    async def store_vectors(
+        self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
+    ) -> None:
+        """Store one vector per message (skipping messages of deleted sessions).
+
+        The first call fixes the embedding model and dimension of the store; vectors of
+        another dimension or model raise ``EmbeddingMismatch``."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,14 +18,18 @@ import orjson
 
 from memhead.errors import BackendUnavailable, ConfigError
 from memhead.models import (
+    Hit,
     JSONObject,
     Memory,
     Message,
     NewMessage,
+    PendingEmbedding,
+    SearchScope,
     Session,
     SessionKey,
     SessionPatch,
 )
+from memhead.stores import sqlite_search as search
 from memhead.stores.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -59,7 +62,7 @@ def _load(value: str | None) -> JSONObject | None:
     return loaded
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _message(row: Sequence[Any]) -> Message:
     seq, role, content, created_at, client_id, metadata = row
     return Message(seq, role, content, created_at, client_id, _load(metadata))
 
@@ -94,6 +97,7 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memhead-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._vectors = search.VectorCache()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -149,7 +153,13 @@ class SqliteStore:
         self._executor.shutdown(wait=True)
 
     async def ping(self) -> None:
-        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        """Ready means writable: take the write lock (within ``busy_timeout``) and let go."""
+
+        def ping(conn: sqlite3.Connection) -> None:
+            with self._write(conn):
+                conn.execute("SELECT 1").fetchone()
+
+        await self._run(ping)
 
     # -- messages ---------------------------------------------------------------------
 
@@ -350,6 +360,7 @@ class SqliteStore:
                 if row is None:
                     return False
                 conn.execute("DELETE FROM messages WHERE sid = ?", (row[0],))
+                conn.execute("DELETE FROM vectors WHERE sid = ?", (row[0],))
             return True
 
         return await self._run(delete)
@@ -476,6 +487,29 @@ class SqliteStore:
             )
         )
 
+    # -- search -----------------------------------------------------------------------
 
-def new_owner_id() -> str:
-    return uuid.uuid4().hex
+    async def keyword_search(
+        self, scope: SearchScope, terms: Sequence[str], limit: int
+    ) -> list[Hit]:
+        rows = await self._run(search.keyword_search, scope, terms, limit)
+        return [Hit(sid, _message(m), score) for sid, m, score in rows]
+
+    async def vector_search(
+        self, scope: SearchScope, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        rows = await self._run(search.vector_search, self._vectors, scope, vector, limit)
+        return [Hit(sid, _message(m), score) for sid, m, score in rows]
+
+    async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
+        rows = await self._run(search.embedding_backlog, limit)
+        return [search.pending(r, _message(r[3:])) for r in rows]
+
+    async def store_vectors(
+        self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            with self._write(conn):
+                search.store_vectors(conn, items, model)
+
+        await self._run(write)

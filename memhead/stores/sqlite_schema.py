@@ -48,6 +48,33 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX messages_client_id ON messages (sid, client_id)
         WHERE client_id IS NOT NULL;
     """,
+    """
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        content, content = 'messages', content_rowid = 'id',
+        tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+    END;
+    ALTER TABLE messages ADD COLUMN embedded INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_unembedded ON messages (id) WHERE embedded = 0;
+    ALTER TABLE sessions ADD COLUMN vectors INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE vectors (
+        id INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX vectors_sid ON vectors (sid);
+    CREATE TABLE embedding_space (
+        only INTEGER PRIMARY KEY CHECK (only = 1),
+        model TEXT NOT NULL,
+        dimensions INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -59,11 +86,23 @@ def migrate(conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         done = row[0] or 0
         for version, script in enumerate(MIGRATIONS[done:], start=done + 1):
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements(script):
+                conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into statements (triggers hold ``;`` inside ``BEGIN ... END``)."""
+    out: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                out.append(buffer.strip())
+            buffer = ""
+    return out

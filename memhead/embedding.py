@@ -1,0 +1,111 @@
+"""Background embedding: vectors for stored messages that have none yet, in batches.
+
+Work is derived from stored state (the store's backlog), so nothing is lost when a process
+dies. Two workers may embed the same batch at once; the store keeps the first vector and
+skips the rest, so the cost is a wasted call, never a wrong index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from memhead.errors import BackendUnavailable, EmbeddingMismatch, ProviderFailure
+from memhead.models import PendingEmbedding, now_ms
+from memhead.providers.base import Embedder
+from memhead.stores import Store
+
+log = logging.getLogger("memhead.embedding")
+
+MAX_BACKOFF_MS = 600_000
+
+
+def message_text(item: PendingEmbedding) -> str:
+    """What is embedded for a message: its content as stored."""
+    return item.message.content
+
+
+@dataclass(slots=True)
+class EmbeddingStatus:
+    embedded: int = 0
+    last_error: str | None = None
+    attempts: int = 0
+    next_attempt_at: int | None = None
+
+
+class EmbeddingWorker:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        batch: int = 64,
+        poll_s: float = 0.5,
+        backoff_ms: int = 5_000,
+        text_of: Callable[[PendingEmbedding], str] = message_text,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.batch = batch
+        self.poll_s = poll_s
+        self.backoff_ms = backoff_ms
+        self.text_of = text_of
+        self.clock = clock
+        self.status = EmbeddingStatus()
+        self._stopping = asyncio.Event()
+
+    async def run_pending(self) -> int:
+        """Embed the whole backlog (unless the provider fails); return how many were embedded."""
+        done = 0
+        while not self._stopping.is_set():
+            count = await self._one_batch()
+            if count <= 0:
+                break
+            done += count
+        return done
+
+    async def _one_batch(self) -> int:
+        """Embed one batch: its size, 0 when there is no backlog, -1 after a failure."""
+        if self.status.next_attempt_at is not None and self.clock() < self.status.next_attempt_at:
+            return -1
+        backlog = await self.store.embedding_backlog(limit=self.batch)
+        if not backlog:
+            return 0
+        try:
+            vectors = await self.embedder.embed([self.text_of(p) for p in backlog])
+            await self.store.store_vectors(
+                list(zip(backlog, vectors, strict=True)), model=self.embedder.model
+            )
+        except (ProviderFailure, EmbeddingMismatch) as exc:
+            self._failed(exc.message)
+            return -1
+        self.status = EmbeddingStatus(embedded=self.status.embedded + len(backlog))
+        return len(backlog)
+
+    def _failed(self, error: str) -> None:
+        attempts = self.status.attempts + 1
+        delay = min(self.backoff_ms * 2 ** (attempts - 1), MAX_BACKOFF_MS)
+        retry_at = self.clock() + int(delay * random.uniform(1.0, 1.25))
+        log.warning("embedding failed (attempt %d), next try in %d ms: %s", attempts, delay, error)
+        self.status = EmbeddingStatus(self.status.embedded, error, attempts, retry_at)
+
+    async def run(self) -> None:
+        """Embed as messages arrive until ``stop()``."""
+        while not self._stopping.is_set():
+            try:
+                await self.run_pending()
+            except BackendUnavailable as exc:
+                log.warning("embedding worker cannot reach the store: %s", exc.message)
+            except Exception:  # the worker boundary: log, keep going
+                log.exception("embedding worker error")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        self._stopping.set()

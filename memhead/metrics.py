@@ -1,0 +1,97 @@
+"""Prometheus metrics of one server or worker process, in its own registry (no globals)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "memhead_http_requests", "HTTP requests", ["route", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "memhead_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.store_latency = Histogram(
+            "memhead_store_operation_duration_seconds",
+            "Store operation latency",
+            ["backend", "operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.jobs = Counter(
+            "memhead_jobs", "Background jobs by kind and result", ["kind", "result"], registry=r
+        )
+        self.job_duration = Histogram(
+            "memhead_job_duration_seconds", "Background job duration", ["kind"], registry=r
+        )
+        self.pending = Gauge(
+            "memhead_jobs_pending",
+            "Background work found due at the last look",
+            ["kind"],
+            registry=r,
+        )
+        self.provider_tokens = Counter(
+            "memhead_provider_tokens", "Tokens providers reported for summaries", registry=r
+        )
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template (never by session id)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = self._route_name(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.latency.labels(route, method).observe(time.perf_counter() - start)
+
+    def _route_name(self, scope: Scope) -> str:
+        """The template of the route that served the request (FastAPI's router does not
+        leave it in the scope for plain routes, so match again, as the router did)."""
+        partial = "unmatched"
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", "unmatched"))
+            if match is Match.PARTIAL and partial == "unmatched":
+                partial = str(getattr(route, "path", "unmatched"))
+        return partial

@@ -1,0 +1,163 @@
+"""Keyword and vector search: scoping, filters, delete, unicode, punctuation."""
+
+from __future__ import annotations
+
+import pytest
+
+from memhead.errors import EmbeddingMismatch
+from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
+from memhead.stores import Store
+
+W = 12
+
+
+async def add(store: Store, key: SessionKey, *contents: str, at: int = 1000) -> None:
+    msgs = [NewMessage("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents)]
+    await store.append(key, msgs, now=at, window=W)
+
+
+def vec(*xs: float) -> list[float]:
+    return [*xs, *([0.0] * (4 - len(xs)))]
+
+
+async def embed_all(store: Store, vectors: dict[str, list[float]]) -> None:
+    """Give every pending message the vector named by its content."""
+    backlog = await store.embedding_backlog(limit=1000)
+    await store.store_vectors([(p, vectors[p.message.content]) for p in backlog], model="m")
+
+
+async def test_keyword_search_finds_a_message_right_after_the_append(store: Store) -> None:
+    key = SessionKey("t", "s-1")
+    await add(store, key, "My sister is called Inès", "We went hiking in the Alps")
+    hits = await store.keyword_search(SearchScope("t", session_id="s-1"), ["sister"], 10)
+    assert [h.message.content for h in hits] == ["My sister is called Inès"]
+    assert hits[0].session_id == "s-1" and hits[0].message.seq == 1
+
+
+async def test_keyword_search_ranks_by_bm25_and_stems(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "hiking hiking in the mountains", "we hiked once", "cooking pasta")
+    hits = await store.keyword_search(SearchScope("t", session_id="s"), ["hike"], 10)
+    assert [h.message.seq for h in hits][:2] == [1, 2] or [h.message.seq for h in hits] == [2, 1]
+    assert len(hits) == 2 and hits[0].score >= hits[1].score
+
+
+async def test_keyword_search_handles_unicode_and_punctuation(store: Store) -> None:
+    key = SessionKey("t", "a-b:c d")
+    await add(store, key, "Zoë visited Zürich", 'quote " and NEAR(x) and -minus * star')
+    scope = SearchScope("t", session_id="a-b:c d")
+    assert len(await store.keyword_search(scope, ["zurich"], 10)) == 1
+    for term in ['"', "NEAR", "-minus", "*", "a:b", "OR"]:
+        await store.keyword_search(scope, [term], 10)  # never a syntax error
+
+
+async def test_search_is_scoped_to_the_session_and_the_tenant(store: Store) -> None:
+    await add(store, SessionKey("t", "mine"), "secret plan alpha")
+    await add(store, SessionKey("t", "other"), "secret plan beta")
+    await add(store, SessionKey("t2", "mine"), "secret plan gamma")
+    hits = await store.keyword_search(SearchScope("t", session_id="mine"), ["secret"], 10)
+    assert [h.message.content for h in hits] == ["secret plan alpha"]
+    hits = await store.keyword_search(SearchScope("t2", session_id="mine"), ["secret"], 10)
+    assert [h.message.content for h in hits] == ["secret plan gamma"]
+
+
+async def test_user_scope_searches_all_of_the_users_sessions(store: Store) -> None:
+    for sid, user in [("a", "u1"), ("b", "u1"), ("c", "u2")]:
+        await store.put_session(SessionKey("t", sid), SessionPatch(user_id=user), now=1)
+        await add(store, SessionKey("t", sid), f"pizza in session {sid}")
+    hits = await store.keyword_search(SearchScope("t", user_id="u1"), ["pizza"], 10)
+    assert sorted(h.session_id for h in hits) == ["a", "b"]
+
+
+async def test_filters_by_time_and_role(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "old coffee", at=1000)
+    await add(store, key, "new coffee", at=5000)
+    scope = SearchScope("t", session_id="s", since=2000)
+    assert [h.message.content for h in await store.keyword_search(scope, ["coffee"], 10)] == [
+        "new coffee"
+    ]
+    scope = SearchScope("t", session_id="s", until=2000)
+    assert [h.message.content for h in await store.keyword_search(scope, ["coffee"], 10)] == [
+        "old coffee"
+    ]
+    await store.append(key, [NewMessage("assistant", "bot coffee")], now=6000, window=W)
+    scope = SearchScope("t", session_id="s", roles=("assistant",))
+    assert [h.message.content for h in await store.keyword_search(scope, ["coffee"], 10)] == [
+        "bot coffee"
+    ]
+
+
+async def test_vector_search_ranks_by_cosine_within_scope(store: Store) -> None:
+    await add(store, SessionKey("t", "s"), "north", "east", "north-east")
+    await add(store, SessionKey("t", "x"), "elsewhere")
+    vectors = {
+        "north": vec(1, 0),
+        "east": vec(0, 1),
+        "north-east": vec(1, 1),
+        "elsewhere": vec(1, 0),
+    }
+    await embed_all(store, vectors)
+    assert await store.embedding_backlog(limit=10) == []
+    hits = await store.vector_search(SearchScope("t", session_id="s"), vec(1, 0.1), 10)
+    assert [h.message.content for h in hits] == ["north", "north-east", "east"]
+    assert hits[0].score == pytest.approx(0.995, abs=0.01)
+    assert hits[2].score < hits[1].score < hits[0].score
+    hits = await store.vector_search(SearchScope("t", session_id="s"), vec(0, 1), 1)
+    assert [h.message.content for h in hits] == ["east"]
+
+
+async def test_vectors_added_later_are_found(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "first")
+    await embed_all(store, {"first": vec(1, 0)})
+    assert len(await store.vector_search(SearchScope("t", session_id="s"), vec(1, 0), 10)) == 1
+    await add(store, key, "second")
+    await embed_all(store, {"second": vec(0, 1)})
+    hits = await store.vector_search(SearchScope("t", session_id="s"), vec(0, 1), 10)
+    assert [h.message.content for h in hits] == ["second", "first"]
+
+
+async def test_vector_search_applies_filters(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "a", at=1000)
+    await add(store, key, "b", at=5000)
+    await embed_all(store, {"a": vec(1, 0), "b": vec(1, 0.2)})
+    hits = await store.vector_search(SearchScope("t", session_id="s", since=2000), vec(1, 0), 10)
+    assert [h.message.content for h in hits] == ["b"]
+
+
+async def test_delete_removes_messages_from_both_indexes(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "forget me")
+    await embed_all(store, {"forget me": vec(1, 0)})
+    await store.delete_session(key)
+    scope = SearchScope("t", session_id="s")
+    assert await store.keyword_search(scope, ["forget"], 10) == []
+    assert await store.vector_search(scope, vec(1, 0), 10) == []
+    await add(store, key, "fresh start")
+    assert await store.vector_search(scope, vec(1, 0), 10) == []
+    assert [p.message.content for p in await store.embedding_backlog(limit=10)] == ["fresh start"]
+
+
+async def test_vectors_for_deleted_sessions_are_skipped(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "gone soon")
+    backlog = await store.embedding_backlog(limit=10)
+    await store.delete_session(key)
+    await store.store_vectors([(backlog[0], vec(1, 0))], model="m")
+    await add(store, key, "again")
+    assert await store.vector_search(SearchScope("t", session_id="s"), vec(1, 0), 10) == []
+
+
+async def test_another_dimension_or_model_is_a_clear_error(store: Store) -> None:
+    key = SessionKey("t", "s")
+    await add(store, key, "one", "two")
+    first, second = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(first, vec(1, 0))], model="m")
+    with pytest.raises(EmbeddingMismatch):
+        await store.store_vectors([(second, [1.0, 0.0])], model="m")
+    with pytest.raises(EmbeddingMismatch):
+        await store.store_vectors([(second, vec(1, 0))], model="other")
+    with pytest.raises(EmbeddingMismatch):
+        await store.vector_search(SearchScope("t", session_id="s"), [1.0, 0.0], 10)
