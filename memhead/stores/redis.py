@@ -1,0 +1,374 @@
+"""The shared store: Redis 8 (or Redis Stack >= 7.2), for many processes on many machines.
+
+Every multi-key write is one Lua script (``redis_scripts``), so it lands whole or not at
+all; key names come from ``redis_keys``. Times are the caller's (``now``), never the
+server's. Connection failures and timeouts surface as ``BackendUnavailable`` after one quick
+reconnect attempt; the connection pool reconnects by itself once Redis is back.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from itertools import chain
+from typing import Any, TypeVar, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
+
+from memhead.errors import BackendUnavailable, ConfigError
+from memhead.models import (
+    JSONObject,
+    Memory,
+    Message,
+    NewMessage,
+    Session,
+    SessionKey,
+    SessionPatch,
+)
+from memhead.stores import redis_keys
+from memhead.stores.redis_keys import LAYOUT_VERSION, Keys
+from memhead.stores.redis_scripts import register
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+TIMEOUT_S = 5.0
+# BusyLoadingError is a ConnectionError; READONLY is what a failed-over primary answers.
+UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)
+
+
+def _unavailable_as_503(method: F) -> F:
+    """The one place where Redis connection trouble becomes ``BackendUnavailable``."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except UNAVAILABLE as exc:
+            raise BackendUnavailable(f"Redis store unavailable: {exc}") from exc
+
+    return cast(F, wrapper)
+
+
+def _flag(value: str | None) -> tuple[str, str]:
+    return ("", "0") if value is None else (value, "1")
+
+
+def _dump(value: JSONObject | None) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+def _load(value: bytes | None) -> JSONObject | None:
+    if value is None:
+        return None
+    loaded: JSONObject = orjson.loads(value)
+    return loaded
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def _int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _message(fields: Sequence[Any]) -> Message:
+    """A message from the script fields ``seq, role, content, created_at, client_id, metadata``."""
+    seq, role, content, created, client_id, meta = fields
+    return Message(
+        int(seq), role.decode(), content.decode(), int(created), _text(client_id), _load(meta)
+    )
+
+
+def _session(h: Mapping[bytes, bytes]) -> Session:
+    return Session(
+        id=h[b"id"].decode(),
+        incarnation=h[b"incarnation"].decode(),
+        namespace=h[b"namespace"].decode(),
+        user_id=_text(h.get(b"user_id")),
+        metadata=_load(h.get(b"metadata")),
+        created_at=int(h[b"created_at"]),
+        updated_at=int(h[b"updated_at"]),
+        last_seq=int(h[b"last_seq"]),
+        summary=_text(h.get(b"summary")),
+        upto_seq=int(h[b"upto_seq"]),
+        summary_version=int(h[b"summary_version"]),
+        tokens=int(h[b"tokens"]),
+        last_compacted_at=_int(h.get(b"last_compacted_at")),
+        last_error=_text(h.get(b"last_error")),
+        attempts=int(h[b"attempts"]),
+        next_attempt_at=_int(h.get(b"next_attempt_at")),
+    )
+
+
+def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _message_args(new: NewMessage, now: int) -> tuple[str, ...]:
+    created_at = now if new.created_at is None else new.created_at
+    return (new.role, new.content, str(created_at), *_flag(new.client_id), _dump(new.metadata))
+
+
+class RedisStore:
+    backend = "redis"
+
+    def __init__(self, client: Redis, *, prefix: str = "memhead") -> None:
+        """Use ``client`` (which must not decode responses); key names start with ``prefix``."""
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ConfigError("RedisStore needs a client with decode_responses=False")
+        self.client = client
+        self.keys = Keys(prefix)
+        self.has_search: bool | None = None
+        """Whether the server has the query engine (``FT.*``); known after ``setup()``."""
+        self._scripts = register(client)
+
+    @classmethod
+    def from_url(
+        cls, url: str, prefix: str = "memhead", *, timeout_s: float = TIMEOUT_S
+    ) -> RedisStore:
+        """``redis://``, ``rediss://`` (TLS) or ``unix://``; timeouts, one quick retry."""
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # One retry, on connection errors only: it replaces a pooled connection that died
+            # with a server restart. Timeouts are not retried: the command may have run.
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), 1, (ConnectionError,)),
+            health_check_interval=30,
+        )
+        return cls(client, prefix=prefix)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def setup(self) -> None:
+        schema = self.keys.schema()
+        await self.client.set(schema, LAYOUT_VERSION, nx=True)
+        stored = await self.client.get(schema)
+        if stored != str(LAYOUT_VERSION).encode():
+            raise ConfigError(
+                f"Redis keys under {self.keys.prefix!r} have layout {stored!r}; "
+                f"this memhead reads layout {LAYOUT_VERSION}"
+            )
+        self.has_search = await self._probe_search()
+
+    async def _probe_search(self) -> bool:
+        try:
+            await self.client.execute_command("FT._LIST")  # type: ignore[no-untyped-call]
+        except ResponseError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    @_unavailable_as_503
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    # -- messages ---------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def append(
+        self,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        *,
+        now: int,
+        window: int,
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> list[Message]:
+        k = self.keys
+        replies = await self._scripts.append(
+            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant)],
+            args=[
+                k.message_prefix(key),
+                k.namespace_base(key.tenant),
+                k.user_base(key.tenant),
+                k.due_member(key),
+                key.tenant,
+                key.session_id,
+                uuid.uuid4().hex,
+                now,
+                window,
+                *_flag(namespace),
+                *_flag(context),
+                *chain.from_iterable(_message_args(m, now) for m in messages),
+            ],
+        )
+        return [_stored(reply, new, now) for reply, new in zip(replies, messages, strict=True)]
+
+    async def _read(
+        self, key: SessionKey, *args: str | int
+    ) -> tuple[Session | None, list[Message]]:
+        reply = await self._scripts.read(
+            keys=[self.keys.session(key)], args=[self.keys.message_prefix(key), *args]
+        )
+        if not reply:
+            return None, []
+        return _session(_pairs(reply[0])), [_message(m) for m in reply[1:]]
+
+    @_unavailable_as_503
+    async def memory(self, key: SessionKey, window: int) -> Memory:
+        session, messages = await self._read(key, "window", window, "")
+        return Memory(session, messages)
+
+    @_unavailable_as_503
+    async def history(
+        self, key: SessionKey, *, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        before = "" if before_seq is None else before_seq
+        return (await self._read(key, "history", before, limit))[1]
+
+    @_unavailable_as_503
+    async def span(self, key: SessionKey, *, after_seq: int, through_seq: int) -> list[Message]:
+        return (await self._read(key, "span", after_seq, through_seq))[1]
+
+    # -- sessions ---------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def get_session(self, key: SessionKey) -> Session | None:
+        fields = await self.client.hgetall(self.keys.session(key))
+        return _session(cast(dict[bytes, bytes], fields)) if fields else None
+
+    @_unavailable_as_503
+    async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
+        k = self.keys
+        reply = await self._scripts.put_session(
+            keys=[k.session(key), k.recent(key.tenant)],
+            args=[
+                k.namespace_base(key.tenant),
+                k.user_base(key.tenant),
+                key.tenant,
+                key.session_id,
+                uuid.uuid4().hex,
+                now,
+                *_flag(patch.user_id),
+                _dump(patch.metadata),
+            ],
+        )
+        return _session(_pairs(reply))
+
+    @_unavailable_as_503
+    async def delete_session(self, key: SessionKey) -> bool:
+        k = self.keys
+        deleted = await self._scripts.delete(
+            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant)],
+            args=[
+                k.message_prefix(key),
+                k.namespace_base(key.tenant),
+                k.user_base(key.tenant),
+                k.due_member(key),
+                key.session_id,
+            ],
+        )
+        return bool(deleted)
+
+    @_unavailable_as_503
+    async def list_namespace(
+        self, tenant: str, namespace: str, *, offset: int, limit: int
+    ) -> list[str]:
+        if limit <= 0:
+            return []
+        key = self.keys.namespace(tenant, namespace)
+        ids = await self.client.zrange(key, offset, offset + limit - 1)
+        return [i.decode() for i in cast(list[bytes], ids)]
+
+    @_unavailable_as_503
+    async def list_sessions(
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Session]:
+        if limit <= 0:
+            return []
+        k = self.keys
+        listing = k.recent(tenant) if user_id is None else k.user(tenant, user_id)
+        upper = "+" if before is None else "(" + redis_keys.listing_member(*before)
+        members = await self.client.zrange(
+            listing, upper, "-", desc=True, bylex=True, offset=0, num=limit
+        )
+        ids = [redis_keys.session_id_of_member(m) for m in cast(list[bytes], members)]
+        return await self._sessions(SessionKey(tenant, i) for i in ids)
+
+    async def _sessions(self, keys: Iterable[SessionKey]) -> list[Session]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(self.keys.session(key))
+            found: list[dict[bytes, bytes]] = await pipe.execute()
+        return [_session(fields) for fields in found if fields]  # deleted meanwhile: skipped
+
+    # -- compaction -------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
+        members = await self._scripts.due_sessions(
+            keys=[self.keys.due()], args=[now, limit, *self.keys.session_of_member()]
+        )
+        return [redis_keys.key_of_due_member(m) for m in members]
+
+    @_unavailable_as_503
+    async def acquire_lease(self, key: SessionKey, *, owner: str, now: int, ttl_ms: int) -> bool:
+        taken = await self._scripts.acquire_lease(
+            keys=[self.keys.session(key)], args=[owner, now, now + ttl_ms]
+        )
+        return bool(taken)
+
+    @_unavailable_as_503
+    async def release_lease(self, key: SessionKey, *, owner: str) -> None:
+        await self._scripts.release_lease(keys=[self.keys.session(key)], args=[owner])
+
+    @_unavailable_as_503
+    async def commit_summary(
+        self,
+        key: SessionKey,
+        *,
+        incarnation: str,
+        expected_version: int,
+        summary: str | None,
+        upto_seq: int,
+        tokens: int,
+        now: int,
+        window: int,
+    ) -> bool:
+        committed = await self._scripts.commit_summary(
+            keys=[self.keys.session(key), self.keys.due()],
+            args=[
+                incarnation,
+                expected_version,
+                *_flag(summary),
+                upto_seq,
+                tokens,
+                now,
+                window,
+                self.keys.due_member(key),
+            ],
+        )
+        return bool(committed)
+
+    @_unavailable_as_503
+    async def record_failure(
+        self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
+    ) -> None:
+        await self._scripts.record_failure(
+            keys=[self.keys.session(key), self.keys.due()],
+            args=[incarnation, error, retry_at, self.keys.due_member(key)],
+        )
+
+
+def _stored(reply: Sequence[Any], new: NewMessage, now: int) -> Message:
+    """A message the append script stored now (``{seq}``), or the one stored before it."""
+    if len(reply) > 1:
+        return _message(reply)
+    created_at = now if new.created_at is None else new.created_at
+    return Message(int(reply[0]), new.role, new.content, created_at, new.client_id, new.metadata)

@@ -1,0 +1,134 @@
+"""Every Redis key name memhead uses, built here and nowhere else.
+
+Layout, with ``P`` the prefix (default ``memhead``) and ``q()`` percent-encoding (every byte
+outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:``, ``{``,
+``}``, space or non-ASCII byte and distinct ids stay distinct)::
+
+    P:session:{q(tenant):q(session)}        hash: the session record, lease included
+    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...)
+    P:cid:{q(tenant):q(session)}            hash: client id -> seq
+    P:ns:q(tenant):q(namespace)             zset: session id, score updated_at
+    P:recent:q(tenant)                      zset (score 0): listing member per session
+    P:user:q(tenant):q(user_id)             zset (score 0): listing member per session
+    P:due                                   zset: due member, score due time
+    P:schema                                string: layout version
+
+The kind comes right after the prefix so that a search index can cover exactly the message
+hashes (``FT.CREATE ... ON HASH PREFIX 1 P:msg:``). Every key of a session carries the
+same hash tag ``{q(tenant):q(session)}``, so its keys share one cluster slot.
+
+A listing member is the zero-padded ``updated_at`` followed by the session id, so that
+``ZRANGE ... BYLEX`` orders by ``(updated_at, id)`` and a cursor is an exact lex bound.
+The Lua scripts rebuild the namespace/user keys and listing members of a session's *old*
+state; ``LUA_HELPERS`` does that with the same rules as the Python below (tests compare them).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from memhead.errors import ConfigError
+from memhead.models import SessionKey
+
+LAYOUT_VERSION = 1
+UPDATED_AT_DIGITS = 20
+
+LUA_HELPERS = """
+local function quote(s)
+  return (string.gsub(s, '[^%w%-%._~]', function(c)
+    return string.format('%%%02X', string.byte(c))
+  end))
+end
+local function member(updated_at, id)
+  return string.rep('0', 20 - #updated_at) .. updated_at .. id
+end
+"""
+
+
+def q(value: str) -> str:
+    """Percent-encode one part of a key; injective, and never yields ``:``, ``{`` or ``}``."""
+    return quote(value, safe="")
+
+
+def listing_member(updated_at: int, session_id: str) -> str:
+    return f"{updated_at:0{UPDATED_AT_DIGITS}d}{session_id}"
+
+
+def session_id_of_member(member: bytes) -> str:
+    return member[UPDATED_AT_DIGITS:].decode()
+
+
+def key_of_due_member(member: bytes) -> SessionKey:
+    tenant, session_id = member.decode().split(":")
+    return SessionKey(unquote(tenant), unquote(session_id))
+
+
+class Keys:
+    """Key names under one prefix; tests isolate themselves by giving each a prefix."""
+
+    def __init__(self, prefix: str = "memhead") -> None:
+        if not prefix or any(c in prefix for c in "{}*?[]\\"):
+            raise ConfigError(f"invalid Redis key prefix {prefix!r}: no braces or glob characters")
+        self.prefix = prefix
+
+    # -- one session (all under one hash tag) ------------------------------------------
+
+    @staticmethod
+    def due_member(key: SessionKey) -> str:
+        """The session's member in the due zset, also the content of its hash tag."""
+        return f"{q(key.tenant)}:{q(key.session_id)}"
+
+    def tag(self, key: SessionKey) -> str:
+        return "{" + self.due_member(key) + "}"
+
+    def session(self, key: SessionKey) -> str:
+        return f"{self.prefix}:session:{self.tag(key)}"
+
+    def session_of_member(self) -> tuple[str, str]:
+        """Head and tail that turn a due member into its session key (``head .. m .. tail``)."""
+        return f"{self.prefix}:session:{{", "}"
+
+    def message_prefix(self, key: SessionKey) -> str:
+        """Message ``seq`` lives at this prefix followed by the decimal seq."""
+        return f"{self.prefix}:msg:{self.tag(key)}:"
+
+    def message(self, key: SessionKey, seq: int) -> str:
+        return f"{self.message_prefix(key)}{seq}"
+
+    def client_ids(self, key: SessionKey) -> str:
+        return f"{self.prefix}:cid:{self.tag(key)}"
+
+    # -- per tenant ---------------------------------------------------------------------
+
+    def namespace_base(self, tenant: str) -> str:
+        """A namespace listing key is this base followed by ``q(namespace)``."""
+        return f"{self.prefix}:ns:{q(tenant)}:"
+
+    def namespace(self, tenant: str, namespace: str) -> str:
+        return self.namespace_base(tenant) + q(namespace)
+
+    def recent(self, tenant: str) -> str:
+        return f"{self.prefix}:recent:{q(tenant)}"
+
+    def user_base(self, tenant: str) -> str:
+        """A user listing key is this base followed by ``q(user_id)``."""
+        return f"{self.prefix}:user:{q(tenant)}:"
+
+    def user(self, tenant: str, user_id: str) -> str:
+        return self.user_base(tenant) + q(user_id)
+
+    # -- global -------------------------------------------------------------------------
+
+    def due(self) -> str:
+        return f"{self.prefix}:due"
+
+    def schema(self) -> str:
+        return f"{self.prefix}:schema"
+
+    def messages_index_prefix(self) -> str:
+        """The key prefix every message hash (and nothing else) has, for ``FT.CREATE``."""
+        return f"{self.prefix}:msg:"
+
+    def match_all(self) -> str:
+        """A ``SCAN MATCH`` pattern for every key under this prefix."""
+        return f"{self.prefix}:*"
