@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -18,13 +19,15 @@ from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.responses import BodyLimitMiddleware, install_error_handlers, json_response
 from memhead.api.tenancy import TenantResolver, default_tenant
+from memhead.embedding import EmbeddingWorker
 from memhead.memory import MemoryService
 from memhead.metrics import Metrics, MetricsMiddleware
-from memhead.providers import build_llm, describe_llm
-from memhead.providers.base import LLM
+from memhead.providers import build_llm, configured_embedder, describe_llm
+from memhead.providers.base import LLM, Embedder
+from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.stores import Store, open_store
-from memhead.worker import Worker, build_worker
+from memhead.worker import build_worker
 
 log = logging.getLogger("memhead")
 
@@ -38,29 +41,31 @@ def create_app(
     *,
     store: Store | None = None,
     llm: LLM | None = None,
+    embedder: Embedder | None = None,
     tenant_of: TenantResolver = default_tenant,
 ) -> FastAPI:
-    """The ASGI app. Pass ``store`` / ``llm`` to use objects you built (they are set up and
-    closed here); otherwise both are built from ``settings``."""
+    """The ASGI app. Pass ``store`` / ``llm`` / ``embedder`` to use objects you built (they
+    are set up and closed here); otherwise they are built from ``settings``."""
     store = store if store is not None else open_store(settings.resolved_store_url)
     llm = llm if llm is not None else build_llm(settings)
+    embedder = embedder if embedder is not None else configured_embedder(settings)
     service = MemoryService(store, window=settings.window_size)
+    search = SearchService(store, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
-        log.info(describe(settings, store, llm))
-        worker = None
+        log.info(describe(settings, store, llm, embedder))
         if llm is None:
             log.info(SUMMARIES_OFF)
-        elif settings.worker_enabled:
-            worker = build_worker(settings, store, llm)
-        async with background(worker):
+        workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
+        async with background(*workers):
             try:
                 yield
             finally:
-                if llm is not None:
-                    await llm.close()
+                for provider in (llm, embedder):
+                    if provider is not None:
+                        await provider.close()
         await store.close()
 
     app = FastAPI(
@@ -92,9 +97,9 @@ def create_app(
         ]
     )
     app.router.routes.extend(
-        motorhead_routes(service, tenant_of, long_term_memory=settings.long_term_memory)
+        motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
-    app.include_router(native_router(service, tenant_of))
+    app.include_router(native_router(service, search, tenant_of))
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
@@ -108,25 +113,49 @@ SUMMARIES_OFF = (
 )
 
 
+class Background(Protocol):
+    async def run(self) -> None: ...
+    async def stop(self, grace_s: float = 5.0) -> None: ...
+
+
+def build_workers(
+    settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None
+) -> list[Background]:
+    """The background workers the configuration calls for: compaction, embedding."""
+    workers: list[Background] = []
+    if llm is not None:
+        workers.append(build_worker(settings, store, llm))
+    if embedder is not None:
+        workers.append(
+            EmbeddingWorker(
+                store,
+                embedder,
+                batch=settings.embed_batch,
+                poll_s=settings.worker_poll_s,
+                backoff_ms=int(settings.failure_backoff_s * 1000),
+            )
+        )
+    return workers
+
+
 @asynccontextmanager
-async def background(worker: Worker | None) -> AsyncIterator[None]:
-    """Run ``worker`` for the duration of the block; stop it cleanly at the end."""
-    if worker is None:
-        yield
-        return
-    task = asyncio.create_task(worker.run(), name="memhead worker")
+async def background(*workers: Background) -> AsyncIterator[None]:
+    """Run ``workers`` for the duration of the block; stop them cleanly at the end."""
+    tasks = [asyncio.create_task(w.run(), name=type(w).__name__) for w in workers]
     try:
         yield
     finally:
-        await worker.stop()
-        await task
+        for worker in workers:
+            await worker.stop()
+        await asyncio.gather(*tasks)
 
 
-def describe(settings: Settings, store: Store, llm: LLM | None) -> str:
+def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None) -> str:
     """The startup line: which store, LLM and embedder this server uses."""
+    embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
     return (
         f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
-        f"llm={describe_llm(llm)}, embedder=none, window={settings.window_size}, "
+        f"llm={describe_llm(llm)}, embedder={embedding}, window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}"
     )
 

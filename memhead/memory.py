@@ -20,6 +20,7 @@ from memhead.stores import Store
 MAX_SESSION_ID_LENGTH = 1024
 MAX_MESSAGES_PER_APPEND = 1000
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +86,8 @@ class MemoryService:
 
     async def list_namespace(self, tenant: str, namespace: str, page: int, size: int) -> list[str]:
         """Motörhead's listing: ``page`` from 1, ``size`` 1..100, least recently written first."""
-        if page < 1:
-            raise InvalidRequest("page must be >= 1")
+        if not 1 <= page <= MAX_PAGE:
+            raise InvalidRequest(f"page must be between 1 and {MAX_PAGE}")
         if not 1 <= size <= 100:
             raise InvalidRequest("size must be between 1 and 100")
         return await self.store.list_namespace(

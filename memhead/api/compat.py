@@ -17,9 +17,10 @@ from starlette.routing import BaseRoute, Route
 from memhead.api.responses import describe_validation_errors, json_response
 from memhead.api.schemas import MotorheadPost, MotorheadRetrievalQuery
 from memhead.api.tenancy import TenantResolver
-from memhead.errors import InvalidRequest, MemheadError
+from memhead.errors import InvalidRequest
 from memhead.memory import MemoryService
-from memhead.models import NewMessage, now_ms
+from memhead.models import NewMessage, SearchScope, now_ms
+from memhead.search import SearchService
 
 M = TypeVar("M", MotorheadPost, MotorheadRetrievalQuery)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -59,12 +60,14 @@ class MotorheadEndpoints:
     def __init__(
         self,
         service: MemoryService,
+        search: SearchService,
         tenant_of: TenantResolver,
         *,
         long_term_memory: bool,
         wrap: Wrap,
     ) -> None:
         self.service = service
+        self.search = search
         self.tenant_of = tenant_of
         self.long_term_memory = long_term_memory
         self.wrap = wrap
@@ -115,8 +118,14 @@ class MotorheadEndpoints:
             raise InvalidRequest(
                 "long-term memory is off: set MOTORHEAD_LONG_TERM_MEMORY=true to enable retrieval"
             )
-        _parse(MotorheadRetrievalQuery, await request.body())
-        raise MemheadError(f"retrieval for {key.session_id!r} is not available in this build")
+        query = _parse(MotorheadRetrievalQuery, await request.body())
+        scope = SearchScope(key.tenant, session_id=key.session_id)
+        results = await self.search.search(scope, query.text, limit=10)
+        hits = [
+            {"role": r.hit.message.role, "content": r.hit.message.content, "dist": r.distance}
+            for r in results
+        ]
+        return json_response(self.wrap(hits))
 
     async def current_key(self, request: Request) -> Response:
         """What n8n's credential test reads: any 2xx passes it."""
@@ -137,12 +146,18 @@ class MotorheadEndpoints:
 
 
 def motorhead_routes(
-    service: MemoryService, tenant_of: TenantResolver, *, long_term_memory: bool
+    service: MemoryService,
+    search: SearchService,
+    tenant_of: TenantResolver,
+    *,
+    long_term_memory: bool,
 ) -> list[BaseRoute]:
     """Both shapes: self-hosted at ``/`` and hosted at ``/v1/motorhead`` (+ ``/v1/keys``)."""
-    plain = MotorheadEndpoints(service, tenant_of, long_term_memory=long_term_memory, wrap=_plain)
+    plain = MotorheadEndpoints(
+        service, search, tenant_of, long_term_memory=long_term_memory, wrap=_plain
+    )
     hosted = MotorheadEndpoints(
-        service, tenant_of, long_term_memory=long_term_memory, wrap=_enveloped
+        service, search, tenant_of, long_term_memory=long_term_memory, wrap=_enveloped
     )
     return [
         Route("/", plain.now, methods=["GET"]),

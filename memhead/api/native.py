@@ -10,21 +10,38 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from memhead.api.schemas import (
     AppendRequest,
+    ErrorBody,
     MemoryOut,
     MessageList,
     MessageOut,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
     SessionIn,
     SessionList,
     SessionOut,
     SummaryOut,
+    to_datetime,
+    to_ms,
 )
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import InvalidRequest
 from memhead.memory import MemoryService
-from memhead.models import SessionKey, SessionPatch
+from memhead.models import SearchScope, SessionKey, SessionPatch
+from memhead.search import Result, SearchService
 
 SessionId = Annotated[str, Path(description="Any non-empty string, URL-encoded, matched exactly.")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in [
+        (400, "Invalid request"),
+        (404, "No such route (or session)"),
+        (413, "Body too large"),
+        (422, "Body or parameters do not match the schema"),
+        (503, "The store cannot be reached"),
+    ]
+}
 
 
 def encode_cursor(cursor: tuple[int, str]) -> str:
@@ -42,8 +59,11 @@ def decode_cursor(raw: str) -> tuple[int, str]:
 
 
 class NativeEndpoints:
-    def __init__(self, service: MemoryService, tenant_of: TenantResolver) -> None:
+    def __init__(
+        self, service: MemoryService, search: SearchService, tenant_of: TenantResolver
+    ) -> None:
         self.service = service
+        self.searcher = search
         self.tenant_of = tenant_of
 
     async def _key(self, request: Request, session_id: str) -> SessionKey:
@@ -125,9 +145,24 @@ class NativeEndpoints:
             sessions=[SessionOut.of(s) for s in page.sessions], next_cursor=next_cursor
         )
 
+    async def search(self, request: Request, body: SearchRequest) -> SearchResponse:
+        """Past messages relevant to `query`, best first: within one session (`session_id`),
+        across one user's sessions (`user_id`), or across the tenant (neither)."""
+        scope = SearchScope(
+            await self.tenant_of(request),
+            session_id=body.session_id,
+            user_id=body.user_id,
+            since=None if body.since is None else to_ms(body.since),
+            until=None if body.until is None else to_ms(body.until),
+            roles=tuple(body.roles or ()),
+        )
+        mode = self.searcher.effective_mode(body.mode)
+        results = await self.searcher.search(scope, body.query, mode=mode, limit=body.limit)
+        return SearchResponse(mode=mode, hits=[search_hit(r) for r in results])
+
     def router(self) -> APIRouter:
         # Routes under a session id come before the bare session route: ids may contain "/".
-        r = APIRouter(prefix="/api/v1", tags=["native"])
+        r = APIRouter(prefix="/api/v1", tags=["native"], responses=ERRORS)
         one = "/sessions/{session_id:path}"
         r.add_api_route(one + "/messages", self.append_messages, methods=["POST"], status_code=201)
         r.add_api_route(one + "/messages", self.list_messages, methods=["GET"])
@@ -137,8 +172,25 @@ class NativeEndpoints:
         r.add_api_route(one, self.put_session, methods=["PUT"])
         r.add_api_route(one, self.delete_session, methods=["DELETE"], status_code=204)
         r.add_api_route("/sessions", self.list_sessions, methods=["GET"])
+        r.add_api_route("/search", self.search, methods=["POST"])
         return r
 
 
-def native_router(service: MemoryService, tenant_of: TenantResolver) -> APIRouter:
-    return NativeEndpoints(service, tenant_of).router()
+def search_hit(result: Result) -> SearchHit:
+    m = result.hit.message
+    return SearchHit(
+        session_id=result.hit.session_id,
+        seq=m.seq,
+        role=m.role,
+        content=m.content,
+        created_at=to_datetime(m.created_at),
+        metadata=m.metadata,
+        score=result.score,
+        retrievers=list(result.retrievers),
+    )
+
+
+def native_router(
+    service: MemoryService, search: SearchService, tenant_of: TenantResolver
+) -> APIRouter:
+    return NativeEndpoints(service, search, tenant_of).router()

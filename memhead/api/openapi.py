@@ -48,7 +48,7 @@ def _operation(
     *,
     params: list[dict[str, Any]] | None = None,
     body: type[BaseModel] | None = None,
-    errors: tuple[int, ...] = (400, 503),
+    errors: tuple[int, ...] = (400, 404, 503),
     tag: str,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
@@ -72,7 +72,11 @@ def _motorhead_paths(prefix: str, wrap: bool, tag: str) -> dict[str, Any]:
         return {"type": "object", "properties": {"data": schema}, "required": ["data"]}
 
     page: list[dict[str, Any]] = [
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {
+            "name": "page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        },
         {
             "name": "size",
             "in": "query",
@@ -102,7 +106,7 @@ def _motorhead_paths(prefix: str, wrap: bool, tag: str) -> dict[str, Any]:
                 out(_ref(Status)),
                 params=mem,
                 body=MotorheadPost,
-                errors=(400, 413, 503),
+                errors=(400, 404, 413, 503),
                 tag=tag,
             ),
             "delete": _operation(

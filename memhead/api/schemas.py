@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memhead.models import Memory, Message, NewMessage, Session
 
@@ -20,7 +21,7 @@ class MotorheadMessage(BaseModel):
 class MotorheadPost(BaseModel):
     """Body of `POST /sessions/{id}/memory`; unknown fields are ignored."""
 
-    messages: list[MotorheadMessage]
+    messages: list[MotorheadMessage] = Field(min_length=1)
     context: str | None = Field(
         None, description="Absent or null keeps the summary; any string replaces it."
     )
@@ -33,7 +34,7 @@ class MotorheadMemory(BaseModel):
 
 
 class MotorheadRetrievalQuery(BaseModel):
-    text: str
+    text: str = Field(min_length=1)
 
 
 class MotorheadHit(BaseModel):
@@ -57,6 +58,22 @@ class ErrorBody(BaseModel):
 # -- native shape -------------------------------------------------------------------------
 
 
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    """Metadata must round-trip through JSON as stored (e.g. integers within 64 bits)."""
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:
+        raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
+    return value
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_json_safe),
+    Field(description="Any JSON object; integers must fit in 64 bits."),
+]
+
+
 def to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -78,7 +95,7 @@ class MessageIn(BaseModel):
         max_length=256,
         description="Client-chosen id; a retried POST with the same id stores nothing twice.",
     )
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     created_at: datetime | None = Field(None, description="Defaults to the time of the POST.")
 
     def to_new(self) -> NewMessage:
@@ -144,7 +161,7 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(None, min_length=1, max_length=256)
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
 
 class SessionOut(BaseModel):
@@ -200,3 +217,36 @@ class SummaryOut(BaseModel):
 
 def _maybe_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else to_datetime(ms)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=10_000)
+    session_id: str | None = Field(None, min_length=1, description="Search one session.")
+    user_id: str | None = Field(
+        None, min_length=1, description="Search every session of this user."
+    )
+    limit: int = Field(10, ge=1, le=100)
+    mode: Literal["hybrid", "vector", "keyword"] = Field(
+        "hybrid", description="Without an embedder, hybrid is keyword search."
+    )
+    since: datetime | None = Field(None, description="Only messages created at or after.")
+    until: datetime | None = Field(None, description="Only messages created before.")
+    roles: list[str] | None = Field(None, min_length=1, description="Only these roles.")
+
+
+class SearchHit(BaseModel):
+    session_id: str
+    seq: int
+    role: str
+    content: str
+    created_at: datetime
+    metadata: dict[str, Any] | None
+    score: float = Field(description="Higher is better; comparable within one search.")
+    retrievers: list[str] = Field(description="Which retrievers found it: keyword, vector.")
+
+
+class SearchResponse(BaseModel):
+    mode: Literal["hybrid", "vector", "keyword"] = Field(description="The mode actually used.")
+    hits: list[SearchHit]

@@ -123,3 +123,23 @@ def build_embedder(
         batch_size=batch_size,
         description=describe_endpoint(settings, name, azure=azure),
     )
+
+
+LOCAL = "local"
+
+
+def configured_embedder(settings: Settings) -> Embedder | None:
+    """The embedder the settings ask for (see ``Settings.embed_model``), or None."""
+    name = settings.embed_model
+    if name is not None and (name == LOCAL or name.startswith(LOCAL + ":")):
+        from memhead.providers.local import LocalEmbedder
+
+        path = name[len(LOCAL) + 1 :] or None
+        return LocalEmbedder(path)
+    if name is not None:
+        return build_embedder(settings, name, batch_size=settings.embed_batch)
+    if settings.azure_deployment_id_ada or (
+        settings.long_term_memory and not settings.llm_base_url
+    ):
+        return build_embedder(settings, batch_size=settings.embed_batch)
+    return None

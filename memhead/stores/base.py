@@ -128,12 +128,18 @@ class Store(Protocol):
         self, scope: SearchScope, terms: Sequence[str], limit: int
     ) -> list[Hit]:
         """Messages in scope matching any of ``terms`` (already normalised words), best first
-        by BM25; ``score`` is the BM25 relevance (higher is better)."""
+        by BM25 over the message's keyword row (``retrieval.keyword_fields``: the message, the
+        previous message of its session, its day in words, weighted by
+        ``retrieval.BM25_WEIGHTS``); ``score`` is the relevance (higher is better)."""
 
     async def vector_search(
         self, scope: SearchScope, vector: Sequence[float], limit: int
     ) -> list[Hit]:
         """Messages in scope by cosine similarity to ``vector`` (the ``score``), best first."""
+
+    async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
+        """The messages at ``(session id, seq)`` positions of a tenant, in the order asked,
+        skipping positions that hold no message; ``score`` is 0."""
 
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
         """Stored messages without a vector, oldest first."""

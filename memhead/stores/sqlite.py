@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -29,6 +30,7 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
+from memhead.retrieval import keyword_fields
 from memhead.stores import sqlite_search as search
 from memhead.stores.sqlite_schema import migrate
 
@@ -207,10 +209,7 @@ class SqliteStore:
                 stored.append(msg)
                 if msg.client_id is not None:
                     known[msg.client_id] = msg
-            conn.executemany(
-                f"INSERT INTO messages (sid, {MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._insert(conn, sid, rows)
             conn.execute(
                 """UPDATE sessions SET
                     last_seq = ?,
@@ -235,6 +234,26 @@ class SqliteStore:
                 ),
             )
         return stored
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, sid: int, rows: list[tuple[Any, ...]]) -> None:
+        """Insert messages and their keyword rows (message, previous message, day)."""
+        if not rows:
+            return
+        previous = conn.execute(
+            "SELECT content FROM messages WHERE sid = ? AND seq = ?", (sid, rows[0][1] - 1)
+        ).fetchone()
+        context = previous[0] if previous else ""
+        for row in rows:
+            cur = conn.execute(
+                f"INSERT INTO messages (sid, {MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
+            )
+            created = datetime.fromtimestamp(row[4] / 1000, tz=UTC)
+            conn.execute(
+                "INSERT INTO messages_fts (rowid, content, context, day) VALUES (?, ?, ?, ?)",
+                (cur.lastrowid, *keyword_fields(row[3], context, created)),
+            )
+            context = row[3]
 
     @staticmethod
     def _message_values(msg: Message) -> tuple[Any, ...]:
@@ -359,6 +378,11 @@ class SqliteStore:
                 ).fetchone()
                 if row is None:
                     return False
+                conn.execute(
+                    "DELETE FROM messages_fts WHERE rowid IN "
+                    "(SELECT id FROM messages WHERE sid = ?)",
+                    (row[0],),
+                )
                 conn.execute("DELETE FROM messages WHERE sid = ?", (row[0],))
                 conn.execute("DELETE FROM vectors WHERE sid = ?", (row[0],))
             return True
@@ -500,6 +524,10 @@ class SqliteStore:
     ) -> list[Hit]:
         rows = await self._run(search.vector_search, self._vectors, scope, vector, limit)
         return [Hit(sid, _message(m), score) for sid, m, score in rows]
+
+    async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
+        rows = await self._run(search.fetch, tenant, positions)
+        return [Hit(sid, _message(m), 0.0) for sid, m in rows]
 
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
         rows = await self._run(search.embedding_backlog, limit)

@@ -50,16 +50,8 @@ MIGRATIONS: list[str] = [
     """,
     """
     CREATE VIRTUAL TABLE messages_fts USING fts5 (
-        content, content = 'messages', content_rowid = 'id',
-        tokenize = 'porter unicode61 remove_diacritics 2'
+        content, context, day, tokenize = 'porter unicode61 remove_diacritics 2'
     );
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
-    END;
-    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-    END;
     ALTER TABLE messages ADD COLUMN embedded INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX messages_unembedded ON messages (id) WHERE embedded = 0;
     ALTER TABLE sessions ADD COLUMN vectors INTEGER NOT NULL DEFAULT 0;

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from memhead.errors import EmbeddingMismatch
 from memhead.models import Message, PendingEmbedding, SearchScope, SessionKey
+from memhead.retrieval import bm25_call, match_expression
 
 Matrix = npt.NDArray[np.float32]
 MESSAGE_COLUMNS = "m.seq, m.role, m.content, m.created_at, m.client_id, m.metadata"
@@ -45,22 +46,18 @@ def scope_sql(scope: SearchScope) -> tuple[str, list[Any]]:
     return sql, args
 
 
-def fts_expression(terms: Sequence[str]) -> str:
-    """Quoted terms ORed: nothing in a term can be read as FTS5 syntax."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
 def keyword_search(
     conn: sqlite3.Connection, scope: SearchScope, terms: Sequence[str], limit: int
 ) -> list[tuple[str, tuple[Any, ...], float]]:
-    if not terms:
+    expression = match_expression(terms)
+    if expression is None:
         return []
     where, args = scope_sql(scope)
     rows = conn.execute(
-        f"SELECT s.id, {MESSAGE_COLUMNS}, bm25(messages_fts) AS rank FROM messages_fts "
+        f"SELECT s.id, {MESSAGE_COLUMNS}, {bm25_call('messages_fts')} AS rank FROM messages_fts "
         "JOIN messages m ON m.id = messages_fts.rowid JOIN sessions s ON s.sid = m.sid "
         f"WHERE messages_fts MATCH ? AND {where} ORDER BY rank LIMIT ?",
-        (fts_expression(terms), *args, limit),
+        (expression, *args, limit),
     ).fetchall()
     return [(r[0], tuple(r[1:7]), -float(r[7])) for r in rows]
 
@@ -160,6 +157,25 @@ def _load_hits(
     by_id = {r[0]: r for r in rows}
     score_of = dict(zip(ids, scores, strict=True))
     return [(by_id[i][1], tuple(by_id[i][2:8]), score_of[i]) for i in ids if i in by_id]
+
+
+def fetch(
+    conn: sqlite3.Connection, tenant: str, positions: Sequence[tuple[str, int]]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Messages at ``(session id, seq)`` positions, in the order asked; missing ones skipped."""
+    found: dict[tuple[str, int], tuple[Any, ...]] = {}
+    by_session: dict[str, list[int]] = {}
+    for session_id, seq in positions:
+        by_session.setdefault(session_id, []).append(seq)
+    for session_id, seqs in by_session.items():
+        rows = conn.execute(
+            f"SELECT m.seq, {MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.sid = m.sid "
+            f"WHERE s.tenant = ? AND s.id = ? AND m.seq IN ({','.join('?' * len(seqs))})",
+            (tenant, session_id, *seqs),
+        ).fetchall()
+        for row in rows:
+            found[(session_id, row[0])] = tuple(row[1:])
+    return [(p[0], found[p]) for p in positions if p in found]
 
 
 def embedding_backlog(conn: sqlite3.Connection, limit: int) -> list[tuple[Any, ...]]:

