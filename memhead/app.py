@@ -85,9 +85,13 @@ def create_app(
         return json_response({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        """The store answers; says whether summaries are configured."""
+        """The store answers; says whether summaries are configured and, with an embedder,
+        how many messages wait for a vector (counted up to 1000)."""
         await store.ping()
-        return json_response({"status": "ok", "store": store.backend, "llm": llm is not None})
+        body: dict[str, object] = {"status": "ok", "store": store.backend, "llm": llm is not None}
+        if embedder is not None:
+            body["embedding_backlog"] = len(await store.embedding_backlog(limit=1000))
+        return json_response(body)
 
     app.router.routes.extend(
         [
