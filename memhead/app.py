@@ -159,7 +159,7 @@ def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedd
     embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
     return (
         f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
-        f"llm={describe_llm(llm)}, embedder={embedding}, window={settings.window_size}, "
+        f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}"
     )
 
