@@ -9,15 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from memhead import __version__
 from memhead.api.compat import motorhead_routes
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
-from memhead.api.responses import BodyLimitMiddleware, install_error_handlers, json_response
+from memhead.api.ops import OpsEndpoints
+from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.embedding import EmbeddingWorker
 from memhead.memory import MemoryService
@@ -51,6 +49,7 @@ def create_app(
     embedder = embedder if embedder is not None else configured_embedder(settings)
     service = MemoryService(store, window=settings.window_size)
     search = SearchService(store, embedder)
+    workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +57,6 @@ def create_app(
         log.info(describe(settings, store, llm, embedder))
         if llm is None:
             log.info(SUMMARIES_OFF)
-        workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
         async with background(*workers):
             try:
                 yield
@@ -80,26 +78,7 @@ def create_app(
     app.state.service = service
     metrics = Metrics()
 
-    async def healthz(request: Request) -> Response:
-        """The process is alive (touches no backend)."""
-        return json_response({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        """The store answers; says whether summaries are configured and, with an embedder,
-        how many messages wait for a vector (counted up to 1000)."""
-        await store.ping()
-        body: dict[str, object] = {"status": "ok", "store": store.backend, "llm": llm is not None}
-        if embedder is not None:
-            body["embedding_backlog"] = len(await store.embedding_backlog(limit=1000))
-        return json_response(body)
-
-    app.router.routes.extend(
-        [
-            Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
-            Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
-            Route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False),
-        ]
-    )
+    app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
     app.router.routes.extend(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
@@ -159,7 +138,8 @@ def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedd
     embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
     return (
         f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
-        f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, window={settings.window_size}, "
+        f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, "
+        f"window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}"
     )
 

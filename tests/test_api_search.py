@@ -147,6 +147,9 @@ def test_hybrid_search_with_an_embedder(embedded_client: httpx.Client, fake: Fak
     hits = embedded_client.post("/sessions/s1/retrieval", json={"text": "cat Pixel"}).json()
     assert hits[0]["content"] == TURNS[2][1]
     assert any(c["path"].endswith("/embeddings") for c in fake.calls)
+    ready = embedded_client.get("/readyz").json()
+    assert ready["embedding_backlog"] == 0
+    assert ready["embedding"]["embedded"] >= len(TURNS) and ready["embedding"]["last_error"] is None
 
 
 def test_delete_removes_the_session_from_search(embedded_client: httpx.Client) -> None:
