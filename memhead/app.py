@@ -17,7 +17,9 @@ from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
 from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
+from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
+from memhead.logs import RequestIdMiddleware
 from memhead.memory import MemoryService
 from memhead.metrics import Metrics, MetricsMiddleware
 from memhead.providers import build_llm, configured_embedder, describe_llm
@@ -40,13 +42,15 @@ def create_app(
     store: Store | None = None,
     llm: LLM | None = None,
     embedder: Embedder | None = None,
-    tenant_of: TenantResolver = default_tenant,
+    tenant_of: TenantResolver | None = None,
 ) -> FastAPI:
     """The ASGI app. Pass ``store`` / ``llm`` / ``embedder`` to use objects you built (they
     are set up and closed here); otherwise they are built from ``settings``."""
     store = store if store is not None else open_store(settings.resolved_store_url)
     llm = llm if llm is not None else build_llm(settings)
     embedder = embedder if embedder is not None else configured_embedder(settings)
+    if tenant_of is None:
+        tenant_of = KeyTenancy(store) if settings.auth == "required" else default_tenant
     service = MemoryService(store, window=settings.window_size)
     search = SearchService(store, embedder)
     workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
@@ -87,6 +91,7 @@ def create_app(
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 
@@ -140,7 +145,7 @@ def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedd
         f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
         f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, "
         f"window={settings.window_size}, "
-        f"long_term_memory={settings.long_term_memory}"
+        f"long_term_memory={settings.long_term_memory}, auth={settings.auth}"
     )
 
 

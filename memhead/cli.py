@@ -8,28 +8,42 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import uvicorn
 
 from memhead.app import SUMMARIES_OFF, background, build_workers, create_app, describe
+from memhead.auth import create_key
 from memhead.errors import ConfigError
+from memhead.logs import configure_logging
 from memhead.migrate import run as run_migration
-from memhead.models import DEFAULT_TENANT
+from memhead.models import DEFAULT_TENANT, now_ms
 from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
 from memhead.settings import Settings, load_settings
 from memhead.stores import open_store
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    if settings.auth == "off" and host not in LOOPBACK:
+        logging.getLogger("memhead").warning(
+            "AUTHENTICATION IS OFF and memhead listens on %s: anyone who can reach this port "
+            "can read and delete every conversation. Set MEMHEAD_AUTH=required and create "
+            "keys with 'memhead keys create --tenant <name>'.",
+            host,
+        )
     app = create_app(settings)
     uvicorn.run(
         app,
-        host=args.host or settings.host,
+        host=host,
         port=settings.port if args.port is None else args.port,
         log_level="info",
         access_log=False,
         lifespan="on",
+        log_config=None,  # uvicorn's lines go through our handler (text or JSON)
     )
     return 0
 
@@ -75,6 +89,48 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run_keys(settings, args))
+
+
+async def _run_keys(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.resolved_store_url)
+    await store.setup()
+    try:
+        if args.action == "create":
+            record, key = await create_key(store, args.tenant, args.name)
+            print(f"created key {record.id} for tenant {record.tenant!r}; shown once:")
+            print(key)
+        elif args.action == "list":
+            for k in await store.list_keys():
+                state = "live" if k.revoked_at is None else f"revoked {_iso(k.revoked_at)}"
+                print(f"{k.id}\t{k.tenant}\t{k.name}\t{_iso(k.created_at)}\t{state}")
+        elif not await store.revoke_key(args.key_id, now=now_ms()):
+            print(f"memhead: no live key {args.key_id!r}", file=sys.stderr)
+            return 1
+        else:
+            print(f"revoked {args.key_id}")
+        return 0
+    finally:
+        await store.close()
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+
+
+def _add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="manage API keys (MEMHEAD_AUTH=required)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key for a tenant; printed once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="")
+    actions.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = actions.add_parser("revoke", help="revoke a key at once on every server")
+    revoke.add_argument("key_id")
+    keys.set_defaults(run=_keys)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     worker = sub.add_parser("worker", help="run only the background worker (summaries)")
     worker.set_defaults(run=_worker)
+    _add_keys_parser(sub)
     migrate = sub.add_parser(
         "migrate-motorhead",
         help="import a Motörhead Redis into the configured store (reads the source only)",
@@ -102,13 +159,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"memhead: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     code: int = args.run(settings, args)
     return code

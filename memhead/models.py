@@ -112,3 +112,14 @@ class PendingEmbedding:
     key: SessionKey
     incarnation: str
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key's record; the key itself is never stored, only its SHA-256."""
+
+    id: str
+    tenant: str
+    name: str
+    created_at: int
+    revoked_at: int | None = None

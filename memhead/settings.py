@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     )
     """NORMAL survives any process crash; FULL also survives power loss, at a cost per write."""
 
+    auth: Literal["off", "required"] = Field("off", validation_alias=_env("MEMHEAD_AUTH"))
+    """``required``: every data route needs an API key (``memhead keys create``) and acts
+    only within the key's tenant."""
+
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("MEMHEAD_LOG_FORMAT"))
+    """``json``: one JSON object per log line, with the request id."""
+
     window_size: int = Field(
         12, ge=2, validation_alias=_env("MEMHEAD_WINDOW_SIZE", "MOTORHEAD_MAX_WINDOW_SIZE")
     )

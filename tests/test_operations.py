@@ -46,3 +46,29 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     assert "some-id" not in text and "other-id" not in text
     assert 'route="unmatched",status="404"' in text
     assert "memhead_http_request_duration_seconds_bucket" in text
+
+
+def test_request_id_is_echoed_or_made(client: httpx.Client) -> None:
+    r = client.get("/sessions/x/memory", headers={"x-request-id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    made = client.get("/sessions/x/memory").headers["x-request-id"]
+    assert len(made) == 16
+    too_long = "x" * 200
+    assert client.get("/", headers={"x-request-id": too_long}).headers["x-request-id"] != too_long
+
+
+def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
+    import json
+
+    from tests.servers import MemheadProcess
+
+    env = {"MEMHEAD_STORE_URL": f"sqlite:///{tmp_path / 'l.db'}", "MEMHEAD_LOG_FORMAT": "json"}
+    with MemheadProcess(env, cwd=tmp_path) as proc:
+        proc.wait_ready()
+        r = httpx.post(
+            f"{proc.url}/sessions/s/memory", content=b"{}", headers={"x-request-id": "rid-7"}
+        )
+        assert r.status_code == 400
+        lines = [json.loads(line) for line in proc.output().splitlines() if line.startswith("{")]
+    assert any("store=sqlite" in e["message"] for e in lines)
+    assert all({"time", "level", "logger", "request_id", "message"} <= e.keys() for e in lines)

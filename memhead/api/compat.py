@@ -128,7 +128,8 @@ class MotorheadEndpoints:
         return json_response(self.wrap(hits))
 
     async def current_key(self, request: Request) -> Response:
-        """What n8n's credential test reads: any 2xx passes it."""
+        """What n8n's credential test reads: any 2xx passes it (a valid key, with auth on)."""
+        await self.tenant_of(request)
         client_id = request.headers.get("x-metal-client-id")
         return json_response(self.wrap({"client_id": client_id, "active": True}))
 

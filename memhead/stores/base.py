@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from memhead.models import (
+    ApiKey,
     Hit,
     Memory,
     Message,
@@ -151,3 +152,15 @@ class Store(Protocol):
 
         The first call fixes the embedding model and dimension of the store; vectors of
         another dimension or model raise ``EmbeddingMismatch``."""
+
+    async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
+        """Store an API key's record under the SHA-256 of the key."""
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every API key's record, oldest first."""
+
+    async def revoke_key(self, key_id: str, *, now: int) -> bool:
+        """Revoke a key at once for every process; ``False`` when no live key has that id."""
+
+    async def tenant_for_key(self, key_hash: str) -> str | None:
+        """The tenant of a live key, or ``None`` (unknown or revoked)."""

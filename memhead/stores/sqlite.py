@@ -19,6 +19,7 @@ import orjson
 
 from memhead.errors import BackendUnavailable, ConfigError
 from memhead.models import (
+    ApiKey,
     Hit,
     JSONObject,
     Memory,
@@ -541,3 +542,47 @@ class SqliteStore:
                 search.store_vectors(conn, items, model)
 
         await self._run(write)
+
+    # -- API keys ---------------------------------------------------------------------
+
+    async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            with self._write(conn):
+                conn.execute(
+                    "INSERT INTO api_keys (id, key_hash, tenant, name, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key.id, key_hash, key.tenant, key.name, key.created_at),
+                )
+
+        await self._run(write)
+
+    async def list_keys(self) -> list[ApiKey]:
+        def read(conn: sqlite3.Connection) -> list[ApiKey]:
+            rows = conn.execute(
+                "SELECT id, tenant, name, created_at, revoked_at FROM api_keys "
+                "ORDER BY created_at, id"
+            ).fetchall()
+            return [ApiKey(*r) for r in rows]
+
+        return await self._run(read)
+
+    async def revoke_key(self, key_id: str, *, now: int) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            with self._write(conn):
+                cur = conn.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    (now, key_id),
+                )
+            return cur.rowcount == 1
+
+        return await self._run(write)
+
+    async def tenant_for_key(self, key_hash: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT tenant FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                (key_hash,),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(read)

@@ -67,6 +67,16 @@ MIGRATIONS: list[str] = [
         dimensions INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    """,
 ]
 
 
