@@ -20,7 +20,7 @@ from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIdMiddleware
-from memhead.memory import MemoryService
+from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics, MetricsMiddleware
 from memhead.providers import build_llm, configured_embedder, describe_llm
 from memhead.providers.base import LLM, Embedder
@@ -51,7 +51,12 @@ def create_app(
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
         tenant_of = KeyTenancy(store) if settings.auth == "required" else default_tenant
-    service = MemoryService(store, window=settings.window_size)
+    limits = Limits(
+        session_id_chars=settings.max_session_id_chars,
+        messages_per_append=settings.max_messages,
+        content_chars=settings.max_content_chars,
+    )
+    service = MemoryService(store, window=settings.window_size, limits=limits)
     search = SearchService(store, embedder)
     workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
 

@@ -17,10 +17,17 @@ from memhead.models import (
 )
 from memhead.stores import Store
 
-MAX_SESSION_ID_LENGTH = 1024
-MAX_MESSAGES_PER_APPEND = 1000
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may carry (each breach is a 400 that changes nothing)."""
+
+    session_id_chars: int = 1024
+    messages_per_append: int = 1000
+    content_chars: int = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +39,20 @@ class SessionPage:
 class MemoryService:
     """Validates what the store cannot, and turns requests into store operations."""
 
-    def __init__(self, store: Store, *, window: int) -> None:
+    def __init__(self, store: Store, *, window: int, limits: Limits | None = None) -> None:
         self.store = store
         self.window = window
+        self.limits = limits or Limits()
 
-    @staticmethod
-    def key(tenant: str, session_id: str) -> SessionKey:
+    def key(self, tenant: str, session_id: str) -> SessionKey:
         if not session_id:
             raise InvalidRequest("session id must not be empty")
-        if len(session_id) > MAX_SESSION_ID_LENGTH:
-            raise InvalidRequest(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
+        if len(session_id) > self.limits.session_id_chars:
+            raise InvalidRequest(
+                f"session id longer than {self.limits.session_id_chars} characters"
+            )
+        if not session_id.isprintable():
+            raise InvalidRequest("session id must not contain control characters")
         return SessionKey(tenant, session_id)
 
     async def append(
@@ -55,8 +66,10 @@ class MemoryService:
         """Store messages (and optionally replace the summary) without waiting for any model."""
         if not messages:
             raise InvalidRequest("messages must not be empty")
-        if len(messages) > MAX_MESSAGES_PER_APPEND:
-            raise InvalidRequest(f"at most {MAX_MESSAGES_PER_APPEND} messages per request")
+        if len(messages) > self.limits.messages_per_append:
+            raise InvalidRequest(f"at most {self.limits.messages_per_append} messages per request")
+        if any(len(m.content) > self.limits.content_chars for m in messages):
+            raise InvalidRequest(f"a message is longer than {self.limits.content_chars} characters")
         return await self.store.append(
             key, messages, now=now_ms(), window=self.window, namespace=namespace, context=context
         )

@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     )
     """Request bodies larger than this get 413."""
 
+    max_messages: int = Field(1000, ge=1, validation_alias=_env("MEMHEAD_MAX_MESSAGES"))
+    """Messages one POST may carry."""
+    max_content_chars: int = Field(
+        200_000, ge=1, validation_alias=_env("MEMHEAD_MAX_CONTENT_CHARS")
+    )
+    """Characters one message may have."""
+    max_session_id_chars: int = Field(
+        1024, ge=1, validation_alias=_env("MEMHEAD_MAX_SESSION_ID_CHARS")
+    )
+    """Characters a session id may have."""
+
     llm_model: str = Field(
         "gpt-3.5-turbo", validation_alias=_env("MEMHEAD_LLM_MODEL", "MOTORHEAD_MODEL")
     )

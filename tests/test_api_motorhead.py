@@ -172,7 +172,8 @@ def test_body_over_the_limit_is_a_413(make_client: ClientFactory) -> None:
     assert client.get("/sessions").json() == []
 
 
-def test_default_body_limit_is_two_mib(client: httpx.Client) -> None:
+def test_default_body_limit_is_two_mib(make_client: ClientFactory) -> None:
+    client = make_client(max_content_chars=3 * 1024 * 1024)
     small = {"messages": [{"role": "Human", "content": "x" * (2 * 1024 * 1024 - 100)}]}
     assert client.post("/sessions/s/memory", json=small).status_code == 200
     big = {"messages": [{"role": "Human", "content": "x" * (2 * 1024 * 1024)}]}

@@ -82,7 +82,7 @@ class NativeEndpoints:
         self,
         request: Request,
         session_id: SessionId,
-        before_seq: Annotated[int | None, Query(ge=1)] = None,
+        before_seq: Annotated[int | None, Query(ge=1, le=2**53)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> MessageList:
         """The full stored history, newest first, one page at a time."""
