@@ -35,30 +35,34 @@ OPEN_ROUTES = {
 def keys_for(store: Store, *tenants: str) -> list[str]:
     async def make() -> list[str]:
         await store.setup()
-        return [(await create_key(store, t, f"key of {t}"))[1] for t in tenants]
+        try:
+            return [(await create_key(store, t, f"key of {t}"))[1] for t in tenants]
+        finally:
+            await store.close()
 
     return asyncio.run(make())
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Any]]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A factory of fresh store objects, all on one backend's data."""
     if request.param == "sqlite":
         path = tmp_path / "auth.db"
-        yield SqliteStore(str(path)), lambda: SqliteStore(str(path))
+        yield lambda: SqliteStore(str(path))
         return
     from memhead.stores.redis import RedisStore
     from tests.redis_server import delete_prefix
 
     url = request.getfixturevalue("redis_url")
     prefix = f"memhead-auth-{tmp_path.name[-12:]}"
-    yield RedisStore.from_url(url, prefix=prefix), lambda: RedisStore.from_url(url, prefix=prefix)
+    yield lambda: RedisStore.from_url(url, prefix=prefix)
     delete_prefix(url, prefix)
 
 
 @pytest.fixture
-def server(backend: tuple[Store, Any]) -> Iterator[tuple[str, str, str]]:
+def server(backend: Any) -> Iterator[tuple[str, str, str]]:
     """A server with auth required; yields (url, key of tenant A, key of tenant B)."""
-    _, fresh = backend
+    fresh = backend
     key_a, key_b = keys_for(fresh(), "tenant-a", "tenant-b")
     app = create_app(Settings(auth="required", long_term_memory=True), store=fresh())
     with serve_in_thread(app) as url:
