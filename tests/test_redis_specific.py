@@ -1,4 +1,5 @@
-"""What only the Redis store has: key names, outages, reconnects, TLS URLs, its own setup."""
+"""What only the Redis store has: key names, outages, reconnects, TLS URLs, its own setup,
+its search indexes."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ import redis
 from redis.asyncio import Redis
 from redis.asyncio.connection import SSLConnection
 
-from memhead.errors import BackendUnavailable, ConfigError
-from memhead.models import NewMessage, SessionKey, SessionPatch
+from memhead.errors import BackendUnavailable, ConfigError, EmbeddingMismatch, MemheadError
+from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
 from memhead.stores.redis import RedisStore
-from memhead.stores.redis_keys import LUA_HELPERS, Keys, key_of_due_member, listing_member, q
+from memhead.stores.redis_keys import (
+    LUA_HELPERS,
+    Keys,
+    key_of_due_member,
+    key_of_embed_member,
+    listing_member,
+    q,
+)
+from memhead.stores.redis_search import day, fold, match_terms, search_tag
+from memhead.stores.sqlite import SqliteStore
 from tests.redis_server import delete_prefix, start_redis
 
 HOSTILE = [
@@ -55,6 +65,16 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"memhead-test-{uuid.uuid4().hex}"
     yield name
     delete_prefix(redis_url, name)
+    drop_indexes(redis_url, Keys(name))
+
+
+def drop_indexes(redis_url: str, keys: Keys) -> None:
+    """Search indexes are not keys: drop the ones of the prefix (their hashes are gone)."""
+    mine = {keys.search_index(), *(keys.vector_index(d) for d in (2, 4))}
+    with redis.Redis.from_url(redis_url) as client:
+        for index in client.execute_command("FT._LIST"):
+            if index.decode() in mine:
+                client.execute_command("FT.DROPINDEX", index)
 
 
 @pytest.fixture
@@ -279,4 +299,301 @@ async def test_appends_survive_a_crash_with_appendonly(tmp_path: Path) -> None:
         await s.append(key, one("kept"), now=1, window=W)
         server.restart(kill=True)  # SIGKILL: no clean shutdown
         assert [m.content for m in (await s.memory(key, W)).window] == ["kept"]
+        await s.close()
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+def vec(*xs: float) -> list[float]:
+    return [*xs, *([0.0] * (4 - len(xs)))]
+
+
+async def embed_all(store: RedisStore, vectors: dict[str, list[float]]) -> None:
+    backlog = await store.embedding_backlog(limit=1000)
+    await store.store_vectors([(p, vectors[p.message.content]) for p in backlog], model="m")
+
+
+def test_search_tags_are_plain_and_distinct() -> None:
+    seen: dict[str, tuple[str, ...]] = {}
+    for tenant in HOSTILE:
+        for parts in [(tenant,), *((tenant, other) for other in HOSTILE)]:
+            tag = search_tag(*parts)
+            assert tag.strip("0123456789abcdefx") == ""  # nothing to escape in a query
+            assert seen.setdefault(tag, parts) == parts
+
+
+def test_embed_members_round_trip_and_sort_by_seq() -> None:
+    keys = Keys("memhead")
+    for tenant in HOSTILE:
+        for session_id in HOSTILE:
+            key = SessionKey(tenant, session_id)
+            for seq in (1, 99, 10**11):
+                assert key_of_embed_member(keys.embed_member(key, seq).encode()) == (key, seq)
+    key = SessionKey("t", "s")
+    assert keys.embed_member(key, 9) < keys.embed_member(key, 10)
+
+
+async def test_lua_embed_member_matches_python(redis_url: str) -> None:
+    probe = LUA_HELPERS + "return embed_member(ARGV[1], tonumber(ARGV[2]))"
+    keys = Keys("memhead")
+    async with Redis.from_url(redis_url) as client:
+        for session_id in HOSTILE:
+            key = SessionKey("t", session_id)
+            for seq in (1, 42, 123456789):
+                got = await client.eval(probe, 0, keys.due_member(key), str(seq))
+                assert got == keys.embed_member(key, seq).encode()
+
+
+def test_fold_keeps_letters_and_digits_without_case_or_accents() -> None:
+    assert fold("Zoë visited ZÜRICH, l'été!") == "zoe visited zurich l ete"
+    assert fold("snake_case NEAR(x) -minus * 3.14 İstanbul 日本語 🎸") == (
+        "snake case near x minus 3 14 istanbul 日本語"
+    )
+    assert match_terms(["a:b", '"', "Café", "cafe"]) == ['"a b"', "cafe"]
+    assert match_terms(["*", "-", ""]) == []
+    assert day(1683590400000) == "tuesday 9 may 2023"
+
+
+async def test_setup_creates_the_keyword_index_and_vectors_add_the_vector_index(
+    store: RedisStore, redis_url: str, prefix: str
+) -> None:
+    async def indexes() -> set[str]:
+        listed = await store.client.execute_command("FT._LIST")  # type: ignore[no-untyped-call]
+        return {i.decode() for i in listed if i.decode().startswith(prefix + ":")}
+
+    assert await indexes() == {store.keys.search_index()}
+    key = SessionKey("t", "s")
+    await store.append(key, one("north"), now=1, window=W)
+    await embed_all(store, {"north": vec(1, 0)})
+    assert await indexes() == {store.keys.search_index(), store.keys.vector_index(4)}
+    await store.close()
+
+    delete_prefix(redis_url, prefix)  # keys wiped, indexes left: vectors of another size next
+    store = RedisStore.from_url(redis_url, prefix=prefix)
+    await store.setup()
+    await store.append(key, one("east"), now=2, window=W)
+    [pending] = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(pending, [0.0, 1.0])], model="small")
+    hits = await store.vector_search(SearchScope("t", session_id="s"), [0.0, 1.0], 10)
+    assert [h.message.content for h in hits] == ["east"]
+    assert store.keys.vector_index(2) in await indexes()
+    await store.close()
+
+
+TRICKY = [
+    "NEAR", "OR", "AND", "NOT", "inf", "-inf", "1e5", "٣", "ß", "İstanbul", "日本語", "🎸", "café",
+    "\u00a0", "$param", "@text", "{tag}", "%fuzzy%", "w*", "~opt", "=>", "[KNN 3]", "a|b",
+    "ismissing(@x)", "x" * 300, "\\", "'", "`", "(", ")", "snake_case", "nul\x00byte",
+    "ж" * 63, "ж" * 100, "日" * 41, "日" * 100,
+]  # fmt: skip
+
+
+async def test_keyword_matches_are_those_of_the_sqlite_store(store: RedisStore) -> None:
+    contents = [
+        "Zoë visited Zürich", "zurich is not ZURICH?", "snake_case and snake case",
+        "İstanbul in 日本語 text", "price: 3.14 dollars", "NEAR(x) OR -minus * star",
+        "we hiked and were hiking", "café au lait", "nul\x00byte", "x" * 300, "ж" * 100,
+        "日" * 100, "y" * 128,
+    ]  # fmt: skip
+    reference = SqliteStore(":memory:")
+    await reference.setup()
+    key = SessionKey("t", "a-b:c d")
+    for s in (store, reference):
+        await s.append(key, [NewMessage("user", c) for c in contents], now=1, window=W)
+    scope = SearchScope("t", session_id="a-b:c d")
+    words = {w for c in contents + TRICKY for w in c.lower().split()}
+    for term in sorted(words | set(TRICKY)):
+        got = {h.message.content for h in await store.keyword_search(scope, [term], 50)}
+        if "\x00" in term:
+            assert "nul\x00byte" in got  # (FTS5 cannot take a NUL in a query)
+            continue
+        want = {h.message.content for h in await reference.keyword_search(scope, [term], 50)}
+        assert got == want, term
+    await reference.close()
+
+
+async def test_every_term_and_field_counts_and_filters_do_not(store: RedisStore) -> None:
+    key = SessionKey("t", "s")
+    chatter = [f"Melanie: hi Caroline, {w} day" for w in ("nice", "good", "fine", "great")] * 5
+    await store.append(key, [NewMessage("user", c) for c in chatter], now=1, window=W)
+    long_one = "Melanie: yesterday I took the kids to the museum, " + "it was fun and " * 20
+    await store.append(key, [NewMessage("user", long_one)], now=2, window=W)
+    await store.append(key, one("Caroline: which museum?"), now=3, window=W)
+    scope = SearchScope("t", session_id="s", since=0, roles=("user",))
+    hits = await store.keyword_search(scope, ["melanie", "museum"], 5)
+    # Both terms of the long message count (not only its first match), and its length against
+    # the short chatter is weighed by BM25 alone (the filters add nothing); the next message
+    # matches too, through its text and its context.
+    assert {h.message.content for h in hits[:2]} == {long_one, "Caroline: which museum?"}
+    assert hits[1].score > 1.5 * hits[2].score > 0
+
+
+async def test_storing_vectors_never_rewrites_a_message(store: RedisStore) -> None:
+    key = SessionKey("t", "s")
+    await store.append(key, [NewMessage("user", f"m{i}") for i in range(5)], now=1, window=W)
+    before = await store.client.hgetall(store.keys.message(key, 3))
+    await embed_all(store, {f"m{i}": vec(1, i) for i in range(5)})
+    assert await store.client.hgetall(store.keys.message(key, 3)) == before
+    info = await store.client.execute_command(  # type: ignore[no-untyped-call]
+        "FT.INFO", store.keys.search_index()
+    )
+    stats = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+    assert int(stats[b"max_doc_id"]) == int(stats[b"num_docs"]) == 5  # indexed once each
+
+
+async def test_hostile_ids_are_searched_apart(store: RedisStore) -> None:
+    ids = ["a:b", "a", "b:c", "}{", "", "with space", "ünï/cødé 🎸", "100%", "nul\x00byte"]
+    keys = [SessionKey(t, s) for t in ids[:4] for s in ids]
+    for i, key in enumerate(keys):
+        await store.append(key, one(f"needle number{i}"), now=1, window=W)
+    vectors = {f"needle number{i}": vec(1, i) for i in range(len(keys))}
+    await embed_all(store, vectors)
+    for i, key in enumerate(keys):
+        scope = SearchScope(key.tenant, session_id=key.session_id)
+        hits = await store.keyword_search(scope, ["needle"], 100)
+        assert [(h.session_id, h.message.content) for h in hits] == [
+            (key.session_id, f"needle number{i}")
+        ]
+        hits = await store.vector_search(scope, vec(1, 0), 100)
+        assert [h.message.content for h in hits] == [f"needle number{i}"]
+    for tenant in ids[:4]:
+        hits = await store.keyword_search(SearchScope(tenant), ["needle"], 100)
+        assert sorted(h.session_id for h in hits) == sorted(ids)
+
+
+async def test_user_scope_follows_the_sessions_user(store: RedisStore) -> None:
+    a, b = SessionKey("t", "a"), SessionKey("t", "b")
+    await store.append(a, one("pizza in a"), now=1, window=W)  # before the session has a user
+    await store.put_session(a, SessionPatch(user_id="u:1"), now=2)
+    await store.put_session(b, SessionPatch(user_id="u:1"), now=3)
+    await store.append(b, one("pizza in b"), now=4, window=W)
+    await embed_all(store, {"pizza in a": vec(1, 0), "pizza in b": vec(0, 1)})
+
+    async def found(user: str, session_id: str | None = None) -> list[str]:
+        scope = SearchScope("t", user_id=user, session_id=session_id)
+        keyword = sorted(h.session_id for h in await store.keyword_search(scope, ["pizza"], 10))
+        vector = sorted(h.session_id for h in await store.vector_search(scope, vec(1, 1), 10))
+        assert keyword == vector
+        return keyword
+
+    assert await found("u:1") == ["a", "b"]
+    assert await found("u:1", "b") == ["b"]
+    await store.put_session(a, SessionPatch(user_id="u2"), now=5)
+    assert await found("u:1") == ["b"]
+    assert await found("u2") == ["a"]
+    assert await found("u2", "b") == []
+    assert await found("nobody") == []
+    await store.delete_session(b)
+    assert await found("u:1") == []
+
+
+async def test_user_scope_with_many_sessions(store: RedisStore) -> None:
+    for i in range(300):
+        key = SessionKey("t", f"session-{i}")
+        await store.put_session(key, SessionPatch(user_id="u"), now=i)
+        await store.append(key, one(f"topic{i % 3} here"), now=i, window=W)
+    hits = await store.keyword_search(SearchScope("t", user_id="u"), ["topic1"], 200)
+    assert len(hits) == 100
+
+
+async def test_filters_combine_in_both_searches(store: RedisStore) -> None:
+    key = SessionKey("t", "s")
+    msgs = [
+        NewMessage("user", "tea one", created_at=1000),
+        NewMessage("assistant", "tea two", created_at=2000),
+        NewMessage("user", "tea three", created_at=3000),
+        NewMessage("tool:x y", "tea four", created_at=3000),
+    ]
+    await store.append(key, msgs, now=5000, window=W)
+    await embed_all(store, {m.content: vec(1, i) for i, m in enumerate(msgs)})
+    scope = SearchScope("t", session_id="s", since=2000, until=3001, roles=("user", "tool:x y"))
+    keyword = await store.keyword_search(scope, ["tea"], 10)
+    vector = await store.vector_search(scope, vec(1, 0), 10)
+    assert sorted(h.message.content for h in keyword) == ["tea four", "tea three"]
+    assert [h.message.content for h in vector] == ["tea three", "tea four"]
+    assert vector[0].message.role == "user" and vector[0].message.created_at == 3000
+
+
+async def test_backlog_is_oldest_first_and_skips_embedded_messages(store: RedisStore) -> None:
+    late, early = SessionKey("t", "late"), SessionKey("t", "early")
+    await store.append(late, [NewMessage("user", f"l{i}") for i in range(12)], now=20, window=W)
+    await store.append(early, one("e0"), now=10, window=W)
+    backlog = await store.embedding_backlog(limit=100)
+    assert [p.message.content for p in backlog] == ["e0", *(f"l{i}" for i in range(12))]
+    assert {p.incarnation for p in backlog[1:]} == {(await store.get_session(late)).incarnation}  # type: ignore[union-attr]
+    await store.store_vectors([(backlog[1], vec(1, 0))], model="m")
+    await store.store_vectors([(backlog[1], vec(0, 1))], model="m")  # first vector stays
+    rest = await store.embedding_backlog(limit=3)
+    assert [p.message.content for p in rest] == ["e0", "l1", "l2"]
+    hits = await store.vector_search(SearchScope("t", session_id="late"), vec(1, 0), 10)
+    assert [(h.message.content, round(h.score, 3)) for h in hits] == [("l0", 1.0)]
+
+
+async def test_delete_leaves_no_backlog_or_vector_behind(
+    store: RedisStore, redis_url: str, prefix: str
+) -> None:
+    key = SessionKey("t", "s")
+    await store.append(key, [NewMessage("user", f"m{i}") for i in range(600)], now=1, window=W)
+    backlog = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(p, vec(1, 0)) for p in backlog], model="m")
+    assert await store.delete_session(key)
+    assert all_keys(redis_url, prefix) == {store.keys.schema(), store.keys.embedding_space()}
+    assert await store.vector_search(SearchScope("t"), vec(1, 0), 10) == []
+
+
+async def test_first_vectors_from_two_processes_fix_one_space(redis_url: str, prefix: str) -> None:
+    one_store, other = (RedisStore.from_url(redis_url, prefix=prefix) for _ in range(2))
+    await asyncio.gather(one_store.setup(), other.setup())
+    await one_store.append(SessionKey("t", "s"), one("a") + one("b"), now=1, window=W)
+    first, second = await one_store.embedding_backlog(limit=10)
+    results = await asyncio.gather(
+        one_store.store_vectors([(first, vec(1, 0))], model="m1"),
+        other.store_vectors([(second, vec(0, 1))], model="m2"),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["EmbeddingMismatch", "NoneType"]
+    winner = "m1" if results[0] is None else "m2"
+    for s in (one_store, other):
+        with pytest.raises(EmbeddingMismatch):
+            await s.store_vectors([(first, vec(1, 0))], model="m1" if winner == "m2" else "m2")
+        hits = await s.vector_search(SearchScope("t", session_id="s"), vec(1, 1), 10)
+        assert len(hits) == 1
+        await s.close()
+
+
+async def test_a_resp2_client_finds_the_same(redis_url: str, prefix: str) -> None:
+    resp2 = RedisStore(Redis.from_url(redis_url, protocol=2), prefix=prefix)
+    await resp2.setup()
+    key = SessionKey("t", "s")
+    await resp2.append(key, [NewMessage("user", "hiking", client_id="c")], now=1, window=W)
+    await embed_all(resp2, {"hiking": vec(1, 0)})
+    [hit] = await resp2.keyword_search(SearchScope("t", session_id="s"), ["hike"], 10)
+    assert (hit.session_id, hit.message.content, hit.message.client_id) == ("s", "hiking", "c")
+    assert hit.score > 0
+    [hit] = await resp2.vector_search(SearchScope("t", session_id="s"), vec(1, 0), 10)
+    assert hit.score == pytest.approx(1.0, abs=1e-5)
+    await resp2.close()
+
+
+async def test_without_the_query_engine_search_is_a_clear_error(tmp_path: Path) -> None:
+    key = SessionKey("t", "s")
+    with start_redis(search=False, dir=tmp_path) as plain:
+        s = RedisStore.from_url(plain.url)
+        await s.setup()
+        await s.append(key, one("still stored"), now=1, window=W)
+        assert [m.content for m in (await s.memory(key, W)).window] == ["still stored"]
+        scope = SearchScope("t", session_id="s")
+        [hit] = await s.fetch("t", [("s", 1)])  # plain reads: no query engine needed
+        assert hit.message.content == "still stored"
+        for call in (
+            s.keyword_search(scope, ["stored"], 10),
+            s.vector_search(scope, vec(1, 0), 10),
+            s.embedding_backlog(limit=10),
+            s.store_vectors([], model="m"),
+        ):
+            with pytest.raises(MemheadError, match="Redis 8") as raised:
+                await call
+            assert not isinstance(raised.value, BackendUnavailable)
+        assert await s.delete_session(key)
         await s.close()

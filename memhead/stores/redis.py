@@ -20,12 +20,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
 
-from memhead.errors import BackendUnavailable, ConfigError
+from memhead.errors import BackendUnavailable, ConfigError, MemheadError
 from memhead.models import (
+    ApiKey,
+    Hit,
     JSONObject,
     Memory,
     Message,
     NewMessage,
+    PendingEmbedding,
+    SearchScope,
     Session,
     SessionKey,
     SessionPatch,
@@ -33,10 +37,16 @@ from memhead.models import (
 from memhead.stores import redis_keys
 from memhead.stores.redis_keys import LAYOUT_VERSION, Keys
 from memhead.stores.redis_scripts import register
+from memhead.stores.redis_search import FIELDS as MESSAGE_FIELDS
+from memhead.stores.redis_search import Found, RedisSearch, day, fold, search_tag
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 TIMEOUT_S = 5.0
+NO_SEARCH = (
+    "search needs the Redis Query Engine (FT.* commands), which this Redis lacks: use Redis 8, "
+    "or Redis Stack >= 7.2 (the RediSearch module)"
+)
 # BusyLoadingError is a ConnectionError; READONLY is what a failed-over primary answers.
 UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)
 
@@ -112,7 +122,15 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
 
 def _message_args(new: NewMessage, now: int) -> tuple[str, ...]:
     created_at = now if new.created_at is None else new.created_at
-    return (new.role, new.content, str(created_at), *_flag(new.client_id), _dump(new.metadata))
+    return (
+        *(new.role, search_tag(new.role), new.content, fold(new.content), day(created_at)),
+        *(str(created_at), *_flag(new.client_id), _dump(new.metadata)),
+    )
+
+
+def _hit(found: Found) -> Hit:
+    session_id, fields, score = found
+    return Hit(session_id, _message(fields), score)
 
 
 class RedisStore:
@@ -127,6 +145,7 @@ class RedisStore:
         self.has_search: bool | None = None
         """Whether the server has the query engine (``FT.*``); known after ``setup()``."""
         self._scripts = register(client)
+        self._search = RedisSearch(client, self.keys, self._scripts)
 
     @classmethod
     def from_url(
@@ -157,6 +176,8 @@ class RedisStore:
                 f"this memhead reads layout {LAYOUT_VERSION}"
             )
         self.has_search = await self._probe_search()
+        if self.has_search:
+            await self._search.setup()
 
     async def _probe_search(self) -> bool:
         try:
@@ -187,7 +208,7 @@ class RedisStore:
     ) -> list[Message]:
         k = self.keys
         replies = await self._scripts.append(
-            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant)],
+            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant), k.embed()],
             args=[
                 k.message_prefix(key),
                 k.namespace_base(key.tenant),
@@ -200,6 +221,8 @@ class RedisStore:
                 window,
                 *_flag(namespace),
                 *_flag(context),
+                search_tag(key.tenant),
+                search_tag(key.tenant, key.session_id),
                 *chain.from_iterable(_message_args(m, now) for m in messages),
             ],
         )
@@ -260,13 +283,14 @@ class RedisStore:
     async def delete_session(self, key: SessionKey) -> bool:
         k = self.keys
         deleted = await self._scripts.delete(
-            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant)],
+            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant), k.embed()],
             args=[
                 k.message_prefix(key),
                 k.namespace_base(key.tenant),
                 k.user_base(key.tenant),
                 k.due_member(key),
                 key.session_id,
+                k.vector_prefix(key),
             ],
         )
         return bool(deleted)
@@ -364,6 +388,111 @@ class RedisStore:
             keys=[self.keys.session(key), self.keys.due()],
             args=[incarnation, error, retry_at, self.keys.due_member(key)],
         )
+
+    # -- search -----------------------------------------------------------------------
+
+    async def _searcher(self) -> RedisSearch:
+        if self.has_search is None:
+            await self.setup()
+        if not self.has_search:
+            raise MemheadError(NO_SEARCH)
+        return self._search
+
+    @_unavailable_as_503
+    async def keyword_search(
+        self, scope: SearchScope, terms: Sequence[str], limit: int
+    ) -> list[Hit]:
+        found = await (await self._searcher()).keyword_search(scope, terms, limit)
+        return [_hit(f) for f in found]
+
+    @_unavailable_as_503
+    async def vector_search(
+        self, scope: SearchScope, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        found = await (await self._searcher()).vector_search(scope, vector, limit)
+        return [_hit(f) for f in found]
+
+    @_unavailable_as_503
+    async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
+        """Plain reads of the message hashes: no query engine needed."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for session_id, seq in positions:
+                pipe.hmget(self.keys.message(SessionKey(tenant, session_id), seq), MESSAGE_FIELDS)
+            found: list[list[bytes | None]] = await pipe.execute()
+        return [
+            Hit(session_id, _message(fields), 0.0)
+            for (session_id, _), fields in zip(positions, found, strict=True)
+            if fields[0] is not None
+        ]
+
+    @_unavailable_as_503
+    async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
+        pending = await (await self._searcher()).embedding_backlog(limit)
+        return [PendingEmbedding(key, inc, _message(fields)) for key, inc, fields in pending]
+
+    @_unavailable_as_503
+    async def store_vectors(
+        self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
+    ) -> None:
+        await (await self._searcher()).store_vectors(items, model)
+
+    # -- API keys ---------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self.keys.api_key(key_hash),
+                mapping={
+                    "id": key.id,
+                    "tenant": key.tenant,
+                    "name": key.name,
+                    "created_at": key.created_at,
+                },
+            )
+            pipe.hset(self.keys.api_keys(), key.id, key_hash)
+            await pipe.execute()
+
+    @_unavailable_as_503
+    async def list_keys(self) -> list[ApiKey]:
+        hashes = await self.client.hgetall(self.keys.api_keys())
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key_hash in hashes.values():
+                pipe.hgetall(self.keys.api_key(_str(key_hash)))
+            records: list[dict[bytes, bytes]] = await pipe.execute()
+        keys = [_api_key(r) for r in records if r]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    @_unavailable_as_503
+    async def revoke_key(self, key_id: str, *, now: int) -> bool:
+        key_hash = await self.client.hget(self.keys.api_keys(), key_id)
+        if key_hash is None:
+            return False
+        record = self.keys.api_key(_str(key_hash))
+        # HSETNX: only the first revocation counts, concurrent ones see False.
+        return bool(await self.client.hsetnx(record, "revoked_at", now))
+
+    @_unavailable_as_503
+    async def tenant_for_key(self, key_hash: str) -> str | None:
+        tenant, revoked = await self.client.hmget(
+            self.keys.api_key(key_hash), ["tenant", "revoked_at"]
+        )
+        return None if tenant is None or revoked is not None else _str(tenant)
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _api_key(fields: Mapping[bytes, bytes]) -> ApiKey:
+    revoked = fields.get(b"revoked_at")
+    return ApiKey(
+        fields[b"id"].decode(),
+        fields[b"tenant"].decode(),
+        fields[b"name"].decode(),
+        int(fields[b"created_at"]),
+        None if revoked is None else int(revoked),
+    )
 
 
 def _stored(reply: Sequence[Any], new: NewMessage, now: int) -> Message:

@@ -5,17 +5,28 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
 ``}``, space or non-ASCII byte and distinct ids stay distinct)::
 
     P:session:{q(tenant):q(session)}        hash: the session record, lease included
-    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...)
+    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...), written once
+    P:vec:{q(tenant):q(session)}:<seq>      hash: the message's vector (+ its filter fields)
     P:cid:{q(tenant):q(session)}            hash: client id -> seq
     P:ns:q(tenant):q(namespace)             zset: session id, score updated_at
     P:recent:q(tenant)                      zset (score 0): listing member per session
     P:user:q(tenant):q(user_id)             zset (score 0): listing member per session
     P:due                                   zset: due member, score due time
+    P:embed                                 zset: embed member per message without a vector,
+                                            score the append time (the embedding backlog)
+    P:embedding_space                       string: JSON {model, dimensions} of the vectors
     P:schema                                string: layout version
+    P:apikey:<sha256 of key>                hash: an API key's record
+    P:apikeys                               hash: API key id -> sha256 of the key
+    P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
 
 The kind comes right after the prefix so that a search index can cover exactly the message
-hashes (``FT.CREATE ... ON HASH PREFIX 1 P:msg:``). Every key of a session carries the
-same hash tag ``{q(tenant):q(session)}``, so its keys share one cluster slot.
+hashes (``FT.CREATE ... ON HASH PREFIX 1 P:msg:``), or exactly the vectors (``P:vec:``).
+Every key of a session carries the same hash tag ``{q(tenant):q(session)}``, so its keys
+share one cluster slot.
+
+An embed member is the due member, ``:`` and the zero-padded seq (``t:s:000000000007``), so
+that messages appended at the same time come out of the backlog in seq order.
 
 A listing member is the zero-padded ``updated_at`` followed by the session id, so that
 ``ZRANGE ... BYLEX`` orders by ``(updated_at, id)`` and a cursor is an exact lex bound.
@@ -30,8 +41,9 @@ from urllib.parse import quote, unquote
 from memhead.errors import ConfigError
 from memhead.models import SessionKey
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 UPDATED_AT_DIGITS = 20
+SEQ_DIGITS = 12
 
 LUA_HELPERS = """
 local function quote(s)
@@ -41,6 +53,10 @@ local function quote(s)
 end
 local function member(updated_at, id)
   return string.rep('0', 20 - #updated_at) .. updated_at .. id
+end
+local function embed_member(due_member, seq)
+  local s = tostring(seq)
+  return due_member .. ':' .. string.rep('0', 12 - #s) .. s
 end
 """
 
@@ -61,6 +77,12 @@ def session_id_of_member(member: bytes) -> str:
 def key_of_due_member(member: bytes) -> SessionKey:
     tenant, session_id = member.decode().split(":")
     return SessionKey(unquote(tenant), unquote(session_id))
+
+
+def key_of_embed_member(member: bytes) -> tuple[SessionKey, int]:
+    """The session and seq of a message in the embedding backlog."""
+    tenant, session_id, seq = member.decode().split(":")
+    return SessionKey(unquote(tenant), unquote(session_id)), int(seq)
 
 
 class Keys:
@@ -95,8 +117,20 @@ class Keys:
     def message(self, key: SessionKey, seq: int) -> str:
         return f"{self.message_prefix(key)}{seq}"
 
+    def vector_prefix(self, key: SessionKey) -> str:
+        """The vector of message ``seq`` lives at this prefix followed by the decimal seq."""
+        return f"{self.prefix}:vec:{self.tag(key)}:"
+
+    def vector(self, key: SessionKey, seq: int) -> str:
+        return f"{self.vector_prefix(key)}{seq}"
+
     def client_ids(self, key: SessionKey) -> str:
         return f"{self.prefix}:cid:{self.tag(key)}"
+
+    @classmethod
+    def embed_member(cls, key: SessionKey, seq: int) -> str:
+        """A message's member in the embedding backlog (``embed_member`` in ``LUA_HELPERS``)."""
+        return f"{cls.due_member(key)}:{seq:0{SEQ_DIGITS}d}"
 
     # -- per tenant ---------------------------------------------------------------------
 
@@ -125,9 +159,37 @@ class Keys:
     def schema(self) -> str:
         return f"{self.prefix}:schema"
 
+    def embed(self) -> str:
+        """The embedding backlog: messages without a vector, oldest first."""
+        return f"{self.prefix}:embed"
+
+    def embedding_space(self) -> str:
+        """The model and dimensions of every stored vector, fixed by the first one."""
+        return f"{self.prefix}:embedding_space"
+
+    def search_index(self) -> str:
+        """The keyword index (``FT.CREATE``) over the message hashes; an index, not a key."""
+        return f"{self.prefix}:idx"
+
+    def vector_index(self, dimensions: int) -> str:
+        """The vector index over the vector hashes; not a key."""
+        return f"{self.prefix}:vidx:{dimensions}"
+
     def messages_index_prefix(self) -> str:
         """The key prefix every message hash (and nothing else) has, for ``FT.CREATE``."""
         return f"{self.prefix}:msg:"
+
+    def vectors_index_prefix(self) -> str:
+        """The key prefix every vector hash (and nothing else) has, for ``FT.CREATE``."""
+        return f"{self.prefix}:vec:"
+
+    def api_key(self, key_hash: str) -> str:
+        """Hash: an API key's record, under the SHA-256 of the key."""
+        return f"{self.prefix}:apikey:{key_hash}"
+
+    def api_keys(self) -> str:
+        """Hash: API key id -> SHA-256 of the key (the list of keys)."""
+        return f"{self.prefix}:apikeys"
 
     def match_all(self) -> str:
         """A ``SCAN MATCH`` pattern for every key under this prefix."""

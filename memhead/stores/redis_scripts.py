@@ -3,9 +3,9 @@
 Each script runs atomically on the server. Redis does not roll a script back when it fails
 half way, so every script checks its preconditions before its first write. Times come in as
 arguments (the caller's clock), never from ``TIME``. Key names are built in
-``redis_keys``; a script only appends a seq to a message prefix, or rebuilds the listing
-keys of a session's previous state with ``LUA_HELPERS``. Optional values travel as a value
-plus a ``'1'``/``'0'`` flag.
+``redis_keys``; a script only appends a seq to a message prefix, rebuilds the listing
+keys of a session's previous state, or builds embed members with ``LUA_HELPERS``. Optional
+values travel as a value plus a ``'1'``/``'0'`` flag.
 """
 
 from __future__ import annotations
@@ -45,16 +45,20 @@ end
 """
 )
 
-# KEYS: session, client-id index, due, recent listing
+# KEYS: session, client-id index, due, recent listing, embedding backlog
 # ARGV: message prefix, namespace base, user base, due member, tenant, session id,
 #       fresh incarnation, now, window, namespace, has namespace, context, has context,
-#       then per message: role, content, created_at, client id, has client id, metadata ('')
+#       tenant tag, session tag,
+#       then per message: role, role tag, content, text (folded content), day (folded),
+#       created_at, client id, has client id, metadata ('')
 # Returns per message {seq} when stored now, or the stored message's FIELDS when its client
-# id was already known.
+# id was already known. A message's keyword row (redis_search) is its text, the text of the
+# message stored before it in the session (context) and its day. Each message hash is written
+# by one HSET, so the search indexes index it once, at once.
 APPEND = (
     COMMON
     + """
-local skey, cids, due = KEYS[1], KEYS[2], KEYS[3]
+local skey, cids, due, embed = KEYS[1], KEYS[2], KEYS[3], KEYS[5]
 local L = {ns = ARGV[2], recent = KEYS[4], user = ARGV[3], id = ARGV[6]}
 local now = ARGV[8]
 local s = redis.call('HMGET', skey, 'incarnation', 'namespace', 'updated_at', 'user_id',
@@ -68,22 +72,27 @@ else
 end
 local first = tonumber(s[5])
 local last = first
+local context = first > 0 and redis.call('HGET', ARGV[1] .. first, 'text') or ''
 local out = {}
-for i = 14, #ARGV, 6 do
-  local cid, has_cid = ARGV[i + 3], ARGV[i + 4] == '1'
+for i = 16, #ARGV, 9 do
+  local cid, has_cid = ARGV[i + 6], ARGV[i + 7] == '1'
   local known = has_cid and redis.call('HGET', cids, cid)
   if known then
     out[#out + 1] = redis.call('HMGET', ARGV[1] .. known, unpack(FIELDS))
   else
     last = last + 1
-    local mkey = ARGV[1] .. last
-    redis.call('HSET', mkey, 'tenant', ARGV[5], 'session', ARGV[6], 'seq', last,
-      'role', ARGV[i], 'content', ARGV[i + 1], 'created_at', ARGV[i + 2])
+    local f = {'tenant', ARGV[5], 'session', ARGV[6], 'seq', last, 'role', ARGV[i],
+      'content', ARGV[i + 2], 'created_at', ARGV[i + 5], 'text', ARGV[i + 3],
+      'context', context, 'day', ARGV[i + 4], 'tenant_tag', ARGV[14], 'session_tag', ARGV[15],
+      'role_tag', ARGV[i + 1]}
+    context = ARGV[i + 3]
     if has_cid then
-      redis.call('HSET', mkey, 'client_id', cid)
+      f[#f + 1], f[#f + 2] = 'client_id', cid
       redis.call('HSET', cids, cid, last)
     end
-    if ARGV[i + 5] ~= '' then redis.call('HSET', mkey, 'metadata', ARGV[i + 5]) end
+    if ARGV[i + 8] ~= '' then f[#f + 1], f[#f + 2] = 'metadata', ARGV[i + 8] end
+    redis.call('HSET', ARGV[1] .. last, unpack(f))
+    redis.call('ZADD', embed, now, embed_member(ARGV[4], last))
     out[#out + 1] = {last}
   end
 end
@@ -163,8 +172,9 @@ return redis.call('HGETALL', skey)
 """
 )
 
-# KEYS: session, client-id index, due, recent listing
-# ARGV: message prefix, namespace base, user base, due member, session id
+# KEYS: session, client-id index, due, recent listing, embedding backlog
+# ARGV: message prefix, namespace base, user base, due member, session id, vector prefix
+# Unlinking the message and vector hashes also takes them out of the search indexes.
 DELETE = (
     COMMON
     + """
@@ -174,9 +184,15 @@ if not s[1] then return 0 end
 unlist({ns = ARGV[2], recent = KEYS[4], user = ARGV[3], id = ARGV[5]}, s[2], s[3], s[4])
 local last = tonumber(s[5])
 for first = 1, last, 500 do
-  local batch = {}
-  for seq = first, math.min(last, first + 499) do batch[#batch + 1] = ARGV[1] .. seq end
+  local batch, vectors, pending = {}, {}, {}
+  for seq = first, math.min(last, first + 499) do
+    batch[#batch + 1] = ARGV[1] .. seq
+    vectors[#vectors + 1] = ARGV[6] .. seq
+    pending[#pending + 1] = embed_member(ARGV[4], seq)
+  end
   redis.call('UNLINK', unpack(batch))
+  redis.call('UNLINK', unpack(vectors))
+  redis.call('ZREM', KEYS[5], unpack(pending))
 end
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[4])
@@ -262,6 +278,26 @@ return out
 )
 
 
+# KEYS: session, message, vector, embedding backlog; ARGV: incarnation, vector bytes,
+#       embed member
+# Stores the vector, with the message's filter fields, in a hash of its own (the message hash
+# is never written again, so the keyword index never re-indexes it), unless the session was
+# deleted or recreated (another incarnation) or another worker stored one first. Returns 1
+# when stored.
+STORE_VECTOR = """
+if redis.call('HGET', KEYS[1], 'incarnation') ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local f = {'session', 'seq', 'tenant_tag', 'session_tag', 'role_tag', 'created_at'}
+local m = redis.call('HMGET', KEYS[2], unpack(f))
+if not m[1] then return 0 end
+local v = {'vector', ARGV[2]}
+for i = 1, #f do v[#v + 1], v[#v + 2] = f[i], m[i] end
+redis.call('HSET', KEYS[3], unpack(v))
+redis.call('ZREM', KEYS[4], ARGV[3])
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Scripts:
     append: AsyncScript
@@ -273,6 +309,7 @@ class Scripts:
     acquire_lease: AsyncScript
     release_lease: AsyncScript
     due_sessions: AsyncScript
+    store_vector: AsyncScript
 
 
 def register(client: Redis) -> Scripts:
@@ -291,4 +328,5 @@ def register(client: Redis) -> Scripts:
         acquire_lease=script(ACQUIRE_LEASE),
         release_lease=script(RELEASE_LEASE),
         due_sessions=script(DUE_SESSIONS),
+        store_vector=script(STORE_VECTOR),
     )
