@@ -21,7 +21,7 @@ from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIdMiddleware
 from memhead.memory import Limits, MemoryService
-from memhead.metrics import Metrics, MetricsMiddleware
+from memhead.metrics import Metrics, MetricsMiddleware, instrument
 from memhead.providers import build_llm, configured_embedder, describe_llm
 from memhead.providers.base import LLM, Embedder
 from memhead.search import SearchService
@@ -46,7 +46,10 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Pass ``store`` / ``llm`` / ``embedder`` to use objects you built (they
     are set up and closed here); otherwise they are built from ``settings``."""
-    store = store if store is not None else open_store(settings.resolved_store_url)
+    metrics = Metrics()
+    store = instrument(
+        store if store is not None else open_store(settings.resolved_store_url), metrics
+    )
     llm = llm if llm is not None else build_llm(settings)
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
@@ -58,7 +61,9 @@ def create_app(
     )
     service = MemoryService(store, window=settings.window_size, limits=limits)
     search = SearchService(store, embedder)
-    workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
+    workers = (
+        build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +90,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    metrics = Metrics()
 
     app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
     app.router.routes.extend(
@@ -112,12 +116,16 @@ class Background(Protocol):
 
 
 def build_workers(
-    settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None
+    settings: Settings,
+    store: Store,
+    llm: LLM | None,
+    embedder: Embedder | None,
+    metrics: Metrics | None = None,
 ) -> list[Background]:
     """The background workers the configuration calls for: compaction, embedding."""
     workers: list[Background] = []
     if llm is not None:
-        workers.append(build_worker(settings, store, llm))
+        workers.append(build_worker(settings, store, llm, metrics))
     if embedder is not None:
         workers.append(
             EmbeddingWorker(
@@ -126,6 +134,7 @@ def build_workers(
                 batch=settings.embed_batch,
                 poll_s=settings.worker_poll_s,
                 backoff_ms=int(settings.failure_backoff_s * 1000),
+                metrics=metrics,
             )
         )
     return workers

@@ -76,6 +76,7 @@ class Outcome:
     upto_seq: int
     calls: int
     error: str | None = None
+    tokens: int = 0
 
 
 class Compactor:
@@ -121,7 +122,7 @@ class Compactor:
                     calls > 0
                     and (await self._commit(key, session, summary, upto, tokens, calls)).committed
                 )
-                return Outcome(committed, upto, calls, exc.message)
+                return Outcome(committed, upto, calls, exc.message, tokens if committed else 0)
             calls += 1
             tokens += answer.total_tokens
             if not is_none_answer(answer.text):
@@ -150,4 +151,4 @@ class Compactor:
         )
         if not committed:
             log.info("session %r changed during compaction; it will be re-examined", key.session_id)
-        return Outcome(committed, upto, calls)
+        return Outcome(committed, upto, calls, tokens=tokens if committed else 0)

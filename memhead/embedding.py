@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from memhead.errors import BackendUnavailable, EmbeddingMismatch, ProviderFailure
+from memhead.metrics import Metrics
 from memhead.models import PendingEmbedding, now_ms
 from memhead.providers.base import Embedder
 from memhead.stores import Store
@@ -47,6 +48,7 @@ class EmbeddingWorker:
         backoff_ms: int = 5_000,
         text_of: Callable[[PendingEmbedding], str] = message_text,
         clock: Callable[[], int] = now_ms,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -56,6 +58,7 @@ class EmbeddingWorker:
         self.text_of = text_of
         self.clock = clock
         self.status = EmbeddingStatus()
+        self.metrics = metrics
         self._stopping = asyncio.Event()
 
     async def run_pending(self) -> int:
@@ -82,9 +85,15 @@ class EmbeddingWorker:
             )
         except (ProviderFailure, EmbeddingMismatch) as exc:
             self._failed(exc.message)
+            self._count("failed", 1)
             return -1
         self.status = EmbeddingStatus(embedded=self.status.embedded + len(backlog))
+        self._count("done", len(backlog))
         return len(backlog)
+
+    def _count(self, result: str, messages: int) -> None:
+        if self.metrics is not None:
+            self.metrics.jobs.labels("embedding", result).inc(messages)
 
     def _failed(self, error: str) -> None:
         attempts = self.status.attempts + 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -95,3 +98,34 @@ class MetricsMiddleware:
             if match is Match.PARTIAL and partial == "unmatched":
                 partial = str(getattr(route, "path", "unmatched"))
         return partial
+
+
+class _InstrumentedStore:
+    """A store whose every coroutine method is timed into ``store_latency``."""
+
+    def __init__(self, store: Any, metrics: Metrics) -> None:
+        self._store = store
+        self._metrics = metrics
+        self.backend = store.backend
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        histogram = self._metrics.store_latency.labels(self.backend, name)
+
+        @functools.wraps(attr)
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - start)
+
+        setattr(self, name, timed)  # built once per method, then found directly
+        return timed
+
+
+def instrument(store: Any, metrics: Metrics) -> Any:
+    """``store`` with its operation latency recorded (same protocol, same behaviour)."""
+    return _InstrumentedStore(store, metrics)

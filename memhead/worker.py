@@ -11,11 +11,13 @@ import asyncio
 import functools
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 
-from memhead.compaction import Compactor
+from memhead.compaction import Compactor, Outcome
 from memhead.errors import BackendUnavailable
+from memhead.metrics import Metrics
 from memhead.models import SessionKey, now_ms
 from memhead.providers.base import LLM
 from memhead.settings import Settings
@@ -38,6 +40,7 @@ class Worker:
         backoff_ms: int = 5_000,
         clock: Callable[[], int] = now_ms,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.compactor = compactor
         self.store = compactor.store
@@ -47,6 +50,7 @@ class Worker:
         self.backoff_ms = backoff_ms
         self.clock = clock
         self.owner = owner or uuid.uuid4().hex
+        self.metrics = metrics
         self.tasks: dict[SessionKey, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
 
@@ -92,6 +96,8 @@ class Worker:
         if free <= 0 or self._stopping.is_set():
             return 0
         due = await self.store.due_sessions(now=self.clock(), limit=free + len(self.tasks))
+        if self.metrics is not None:
+            self.metrics.pending.labels("compaction").set(len(due))
         started = 0
         for key in due:
             if key in self.tasks or len(self.tasks) >= self.concurrency:
@@ -112,18 +118,33 @@ class Worker:
 
     async def _work(self, key: SessionKey) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(key), name=f"lease {key.session_id}")
+        started = time.perf_counter()
         try:
             outcome = await self.compactor.compact(key)
             if outcome.error is not None:
                 await self._record_failure(key, outcome.error)
+            self._count(outcome, time.perf_counter() - started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the worker boundary: record, never crash the loop
             log.exception("compaction of %r failed", key.session_id)
             await self._record_failure(key, f"{type(exc).__name__}: {exc}")
+            self._count(None, time.perf_counter() - started)
         finally:
             heartbeat.cancel()
             await asyncio.shield(self._release(key))
+
+    def _count(self, outcome: Outcome | None, seconds: float) -> None:
+        if self.metrics is None:
+            return
+        if outcome is None or outcome.error is not None:
+            result = "failed"
+        else:
+            result = "done" if outcome.committed else "conflict"
+        self.metrics.jobs.labels("compaction", result).inc()
+        self.metrics.job_duration.labels("compaction").observe(seconds)
+        if outcome is not None:
+            self.metrics.provider_tokens.inc(outcome.tokens)
 
     async def _keep_lease(self, key: SessionKey) -> None:
         """Extend the lease every third of its life, however long a provider call takes."""
@@ -160,7 +181,9 @@ class Worker:
         )
 
 
-def build_worker(settings: Settings, store: Store, llm: LLM) -> Worker:
+def build_worker(
+    settings: Settings, store: Store, llm: LLM, metrics: Metrics | None = None
+) -> Worker:
     """A worker configured from settings, sharing ``store`` with the server."""
     compactor = Compactor(
         store,
@@ -176,4 +199,5 @@ def build_worker(settings: Settings, store: Store, llm: LLM) -> Worker:
         poll_s=settings.worker_poll_s,
         lease_ms=int(settings.lease_s * 1000),
         backoff_ms=int(settings.failure_backoff_s * 1000),
+        metrics=metrics,
     )

@@ -72,3 +72,30 @@ def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
         lines = [json.loads(line) for line in proc.output().splitlines() if line.startswith("{")]
     assert any("store=sqlite" in e["message"] for e in lines)
     assert all({"time", "level", "logger", "request_id", "message"} <= e.keys() for e in lines)
+
+
+def test_metrics_count_store_operations_jobs_and_tokens(tmp_path: Path) -> None:
+    import time
+
+    from memhead import Settings, create_app
+    from tests.fake_openai import FakeOpenAI
+    from tests.servers import serve_in_thread
+
+    with FakeOpenAI() as fake:
+        settings = Settings(llm_base_url=fake.base_url, worker_poll_s=0.05, window_size=4)
+        app = create_app(settings, store=SqliteStore(str(tmp_path / "m.db")))
+        with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+            body = {"messages": [{"role": "Human", "content": f"m{i}"} for i in range(6)]}
+            client.post("/sessions/s/memory", json=body)
+            deadline = time.monotonic() + 10
+            while client.get("/api/v1/sessions/s/summary").json()["upto_seq"] == 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            text = client.get("/metrics").text
+    assert 'memhead_jobs_total{kind="compaction",result="done"} 1.0' in text
+    assert f"memhead_provider_tokens_total {float(fake.tokens_per_call)}" in text
+    assert (
+        'memhead_store_operation_duration_seconds_count{backend="sqlite",operation="append"}'
+        in text
+    )
+    assert 'memhead_jobs_pending{kind="compaction"}' in text
