@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,10 @@ from memhead.models import (
 )
 from memhead.stores import Store
 
+CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
+"""Control characters (Unicode category Cc), refused in session ids; the OpenAPI document
+states the same rule as ``SESSION_ID_PATTERN``."""
+SESSION_ID_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]+$"
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 1_000_000
 
@@ -51,7 +56,7 @@ class MemoryService:
             raise InvalidRequest(
                 f"session id longer than {self.limits.session_id_chars} characters"
             )
-        if not session_id.isprintable():
+        if CONTROL.search(session_id):
             raise InvalidRequest("session id must not contain control characters")
         return SessionKey(tenant, session_id)
 

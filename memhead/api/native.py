@@ -26,11 +26,18 @@ from memhead.api.schemas import (
 )
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import InvalidRequest
-from memhead.memory import MemoryService
+from memhead.memory import SESSION_ID_PATTERN, MemoryService
 from memhead.models import SearchScope, SessionKey, SessionPatch
 from memhead.search import Result, SearchService
 
-SessionId = Annotated[str, Path(description="Any non-empty string, URL-encoded, matched exactly.")]
+SessionId = Annotated[
+    str,
+    Path(
+        pattern=SESSION_ID_PATTERN,
+        description="Any non-empty string without control characters, URL-encoded, matched "
+        "exactly.",
+    ),
+]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session"}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}

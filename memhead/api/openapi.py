@@ -22,14 +22,15 @@ from memhead.api.schemas import (
     Now,
     Status,
 )
+from memhead.memory import SESSION_ID_PATTERN
 
 REF = "#/components/schemas/{model}"
 SESSION_ID = {
     "name": "session_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "minLength": 1},
-    "description": "Any non-empty string, URL-encoded, matched exactly.",
+    "schema": {"type": "string", "minLength": 1, "pattern": SESSION_ID_PATTERN},
+    "description": "Any non-empty string without control characters, URL-encoded, matched exactly.",
 }
 NAMESPACE = {"name": "namespace", "in": "query", "required": False, "schema": {"type": "string"}}
 

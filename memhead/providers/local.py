@@ -38,6 +38,8 @@ def packaged_model_path() -> Path:
 
 def load_model(path: Path, device: str = "cpu") -> Any:
     """A ``SentenceTransformer`` from ``path``, offline; ``ProviderFailure`` when it cannot load."""
+    if not path.is_dir():
+        raise ProviderFailure(f"local embedding model directory not found: {path}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
@@ -46,8 +48,6 @@ def load_model(path: Path, device: str = "cpu") -> Any:
         raise ProviderFailure(
             "local embeddings need sentence-transformers: pip install 'memhead[local]'"
         ) from exc
-    if not path.is_dir():
-        raise ProviderFailure(f"local embedding model directory not found: {path}")
     return SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
