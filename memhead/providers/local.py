@@ -48,6 +48,12 @@ def load_model(path: Path, device: str = "cpu") -> Any:
         raise ProviderFailure(
             "local embeddings need sentence-transformers: pip install 'memhead[local]'"
         ) from exc
+    import torch
+
+    # One query at a time is the latency that matters: with torch's default of one thread
+    # per core, a query embedding stalled for ~500 ms at p99 on a busy 2-core machine; with
+    # one thread, p99 was 16 ms (bench/search_scale.py).
+    torch.set_num_threads(1)
     return SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
