@@ -131,6 +131,22 @@ def _add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     keys.set_defaults(run=_keys)
 
 
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> list[str]:
+        store = open_store(settings.resolved_store_url)
+        await store.setup()
+        try:
+            return await store.check()
+        finally:
+            await store.close()
+
+    problems = asyncio.run(run())
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) found" if problems else "store is sound")
+    return 1 if problems else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run only the background worker (summaries)")
     worker.set_defaults(run=_worker)
     _add_keys_parser(sub)
+    check = sub.add_parser("check", help="verify the store's invariants; exit 1 on a violation")
+    check.set_defaults(run=_check)
     migrate = sub.add_parser(
         "migrate-motorhead",
         help="import a Motörhead Redis into the configured store (reads the source only)",

@@ -3,7 +3,10 @@ is there, once, and each session's seqs are contiguous (SQLite, and Redis with a
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -75,3 +78,13 @@ def test_acknowledged_writes_survive_a_server_sigkill(
                 ).json()["messages"]
             ]
             assert seqs == list(range(len(stored), 0, -1))[: len(seqs)]  # contiguous, no gaps
+    checked = subprocess.run(
+        [sys.executable, "-m", "memhead", "check"],
+        env={**os.environ, **store_env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout
+    assert "store is sound" in checked.stdout

@@ -164,3 +164,8 @@ class Store(Protocol):
 
     async def tenant_for_key(self, key_hash: str) -> str | None:
         """The tenant of a live key, or ``None`` (unknown or revoked)."""
+
+    async def check(self) -> list[str]:
+        """Violations of the store's invariants, one line each (empty when sound): seqs
+        contiguous from 1 to ``last_seq``, ``upto_seq <= last_seq``, no message, vector,
+        keyword row or client id left without its session."""

@@ -34,7 +34,7 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
-from memhead.stores import redis_keys
+from memhead.stores import redis_check, redis_keys
 from memhead.stores.redis_keys import LAYOUT_VERSION, Keys
 from memhead.stores.redis_scripts import register
 from memhead.stores.redis_search import FIELDS as MESSAGE_FIELDS
@@ -478,6 +478,10 @@ class RedisStore:
             self.keys.api_key(key_hash), ["tenant", "revoked_at"]
         )
         return None if tenant is None or revoked is not None else _str(tenant)
+
+    @_unavailable_as_503
+    async def check(self) -> list[str]:
+        return await redis_check.check(self.client, self.keys)
 
 
 def _str(value: bytes | str) -> str:

@@ -586,3 +586,8 @@ class SqliteStore:
             return None if row is None else str(row[0])
 
         return await self._run(read)
+
+    # -- invariants -------------------------------------------------------------------
+
+    async def check(self) -> list[str]:
+        return await self._run(search.check)
