@@ -89,7 +89,6 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.service = service
 
     app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
     app.router.routes.extend(

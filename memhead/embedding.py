@@ -17,6 +17,7 @@ from memhead.errors import BackendUnavailable, EmbeddingMismatch, ProviderFailur
 from memhead.metrics import Metrics
 from memhead.models import PendingEmbedding, now_ms
 from memhead.providers.base import Embedder
+from memhead.retrieval import embedding_text
 from memhead.stores import Store
 
 log = logging.getLogger("memhead.embedding")
@@ -25,8 +26,8 @@ MAX_BACKOFF_MS = 600_000
 
 
 def message_text(item: PendingEmbedding) -> str:
-    """What is embedded for a message: its content as stored."""
-    return item.message.content
+    """What is embedded for a message: ``retrieval.embedding_text`` decides."""
+    return embedding_text(item.message.content)
 
 
 @dataclass(slots=True)

@@ -208,7 +208,7 @@ class RedisStore:
     ) -> list[Message]:
         k = self.keys
         replies = await self._scripts.append(
-            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant), k.embed()],
+            keys=k.write_set(key),
             args=[
                 k.message_prefix(key),
                 k.namespace_base(key.tenant),
@@ -283,7 +283,7 @@ class RedisStore:
     async def delete_session(self, key: SessionKey) -> bool:
         k = self.keys
         deleted = await self._scripts.delete(
-            keys=[k.session(key), k.client_ids(key), k.due(), k.recent(key.tenant), k.embed()],
+            keys=k.write_set(key),
             args=[
                 k.message_prefix(key),
                 k.namespace_base(key.tenant),

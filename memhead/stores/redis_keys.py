@@ -183,6 +183,16 @@ class Keys:
         """The key prefix every vector hash (and nothing else) has, for ``FT.CREATE``."""
         return f"{self.prefix}:vec:"
 
+    def write_set(self, key: SessionKey) -> list[str]:
+        """The keys the append and delete scripts take, in the order they expect them."""
+        return [
+            self.session(key),
+            self.client_ids(key),
+            self.due(),
+            self.recent(key.tenant),
+            self.embed(),
+        ]
+
     def api_key(self, key_hash: str) -> str:
         """Hash: an API key's record, under the SHA-256 of the key."""
         return f"{self.prefix}:apikey:{key_hash}"
