@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -65,6 +65,7 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.routes = routes
+        self._templates: dict[Any, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,16 +89,24 @@ class MetricsMiddleware:
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - start)
 
     def _route_name(self, scope: Scope) -> str:
-        """The template of the route that served the request (FastAPI's router does not
-        leave it in the scope for plain routes, so match again, as the router did)."""
-        partial = "unmatched"
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", "unmatched"))
-            if match is Match.PARTIAL and partial == "unmatched":
-                partial = str(getattr(route, "path", "unmatched"))
-        return partial
+        """The template of the route that served the request. The router leaves the matched
+        endpoint in the scope (not the route), so the template is looked up by endpoint
+        instead of matching the path a second time."""
+        if self._templates is None:
+            self._templates = dict(_endpoint_templates(self.routes, ""))
+        return self._templates.get(scope.get("endpoint"), "unmatched")
+
+
+def _endpoint_templates(routes: Sequence[BaseRoute], prefix: str) -> list[tuple[Any, str]]:
+    """``(endpoint, path template)`` of every route, inside included routers too."""
+    found: list[tuple[Any, str]] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI's wrapper around an included APIRouter
+            found += _endpoint_templates(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
+        elif hasattr(route, "endpoint"):
+            found.append((route.endpoint, prefix + str(getattr(route, "path", ""))))
+    return found
 
 
 class _InstrumentedStore:
