@@ -48,8 +48,14 @@ class MemheadProcess:
     """``python -m memhead <command>`` as a real child process on a free port."""
 
     def __init__(
-        self, env: Mapping[str, str], *, cwd: Path, command: tuple[str, ...] = ("serve",)
+        self,
+        env: Mapping[str, str],
+        *,
+        cwd: Path,
+        command: tuple[str, ...] = ("serve",),
+        launcher: tuple[str, ...] = (),
     ) -> None:
+        """``launcher`` prefixes the command line, e.g. ``("taskset", "-c", "0")``."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
@@ -61,7 +67,7 @@ class MemheadProcess:
         self.log = cwd / f"memhead-{self.port}.log"
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "memhead", *command],
+            [*launcher, sys.executable, "-m", "memhead", *command],
             env=full_env,
             cwd=cwd,
             stdout=self._log_file,
