@@ -1,23 +1,22 @@
 """The embedded store: one SQLite file in WAL mode, driven from a single worker thread.
 
-Each store operation runs whole (transaction included) on that thread, so a request costs
-one hop off the event loop however many statements it takes. Several processes may share
-one file: writes take the lock with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout``.
+Each store operation runs whole on that thread, so a request costs one hop off the event
+loop however many statements it takes; operations queued together share one transaction
+(``sqlite_batches``). Several processes may share one file: writes take the lock with
+``BEGIN IMMEDIATE`` and wait up to ``busy_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
 
-from memhead.errors import BackendUnavailable, ConfigError
+from memhead.errors import ConfigError
 from memhead.models import (
     ApiKey,
     Hit,
@@ -33,6 +32,7 @@ from memhead.models import (
 )
 from memhead.retrieval import keyword_fields
 from memhead.stores import sqlite_search as search
+from memhead.stores.sqlite_batches import BatchRunner, writing
 from memhead.stores.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -98,8 +98,7 @@ class SqliteStore:
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memhead-sqlite")
-        self._conn: sqlite3.Connection | None = None
+        self._runner = BatchRunner(self._connect, name="memhead-sqlite")
         self._vectors = search.VectorCache()
 
     @classmethod
@@ -116,50 +115,21 @@ class SqliteStore:
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         return conn
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
-
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        def call() -> T:
-            try:
-                return fn(self._db(), *args)
-            except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise
-                raise BackendUnavailable(f"SQLite store unavailable: {exc}") from exc
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    @staticmethod
-    @contextmanager
-    def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        result: T = await self._runner.submit(fn, *args)
+        return result
 
     async def setup(self) -> None:
         await self._run(migrate)
 
     async def close(self) -> None:
-        def close(conn: sqlite3.Connection) -> None:
-            conn.close()
-            self._conn = None
-
-        if self._conn is not None:
-            await self._run(close)
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._runner.stop)
 
     async def ping(self) -> None:
         """Ready means writable: take the write lock (within ``busy_timeout``) and let go."""
 
         def ping(conn: sqlite3.Connection) -> None:
-            with self._write(conn):
+            with writing(conn):
                 conn.execute("SELECT 1").fetchone()
 
         await self._run(ping)
@@ -188,7 +158,7 @@ class SqliteStore:
         namespace: str | None,
         context: str | None,
     ) -> list[Message]:
-        with self._write(conn):
+        with writing(conn):
             sid, last_seq = self._ensure_session(conn, key, now, namespace)
             known = self._known_client_ids(conn, sid, messages)
             stored: list[Message] = []
@@ -354,7 +324,7 @@ class SqliteStore:
 
     async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
         def write(conn: sqlite3.Connection) -> Session:
-            with self._write(conn):
+            with writing(conn):
                 conn.execute(
                     """INSERT INTO sessions (tenant, id, user_id, metadata, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?)
@@ -372,7 +342,7 @@ class SqliteStore:
 
     async def delete_session(self, key: SessionKey) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
-            with self._write(conn):
+            with writing(conn):
                 row = conn.execute(
                     "DELETE FROM sessions WHERE tenant = ? AND id = ? RETURNING sid",
                     (key.tenant, key.session_id),
@@ -538,7 +508,7 @@ class SqliteStore:
         self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            with self._write(conn):
+            with writing(conn):
                 search.store_vectors(conn, items, model)
 
         await self._run(write)
@@ -547,7 +517,7 @@ class SqliteStore:
 
     async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            with self._write(conn):
+            with writing(conn):
                 conn.execute(
                     "INSERT INTO api_keys (id, key_hash, tenant, name, created_at) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -568,7 +538,7 @@ class SqliteStore:
 
     async def revoke_key(self, key_id: str, *, now: int) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            with self._write(conn):
+            with writing(conn):
                 cur = conn.execute(
                     "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                     (now, key_id),

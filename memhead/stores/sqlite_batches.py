@@ -1,0 +1,188 @@
+"""Group commit for the SQLite store: one thread owns the connection and runs queued
+operations in batches, each batch one transaction and one wake-up of the event loop.
+
+Under load many requests wait at once. Committing each write alone costs a WAL commit and an
+FTS5 segment flush per message, and handing each result back across threads costs a wake-up
+of the event loop; per batch, both are paid once. Nothing is answered before its batch has
+committed, so an acknowledged write is durable as before, and a read that saw a batch's
+writes is never answered if that batch fails to commit. aiosqlite (one thread per connection)
+does the hand-off but not the grouping, which is where the time goes; hence this module.
+
+A write operation enters the batch's transaction with ``writing(conn)``: the first write of a
+batch begins it (``BEGIN IMMEDIATE``, so another process's lock is waited for up to
+``busy_timeout``), and each operation is its own savepoint, so an operation that fails
+leaves the others of its batch untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from memhead.errors import BackendUnavailable
+
+MAX_BATCH = 256
+"""Operations per transaction at most: bounds how long one commit keeps others waiting."""
+
+
+@contextmanager
+def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a write inside the batch's transaction, undone alone if it raises."""
+    if not conn.in_transaction:
+        conn.execute("BEGIN IMMEDIATE")  # committed by the batch, after its last operation
+    conn.execute("SAVEPOINT operation")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO operation")
+            conn.execute("RELEASE operation")
+        raise
+    conn.execute("RELEASE operation")
+
+
+def unavailable(exc: sqlite3.Error) -> BackendUnavailable:
+    return BackendUnavailable(f"SQLite store unavailable: {exc}")
+
+
+def translate(exc: Exception) -> Exception:
+    """Database trouble (locked, I/O, corrupt) is an outage; anything else is a bug to show."""
+    if isinstance(exc, sqlite3.DatabaseError | sqlite3.OperationalError) and not isinstance(
+        exc, sqlite3.IntegrityError
+    ):
+        return unavailable(exc)
+    return exc
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+_Outcome = tuple[asyncio.Future[Any], bool, Any]
+
+
+def _deliver(outcomes: list[_Outcome]) -> None:
+    for future, ok, value in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class BatchRunner:
+    """The thread that owns one SQLite connection (opened by ``connect`` on that thread)."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str) -> None:
+        self._connect = connect
+        self._name = name
+        self._jobs: deque[_Job | None] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Queue ``fn(conn, *args)``; the future resolves once its batch has committed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._start()
+        self._jobs.append(_Job(fn, args, loop, future))
+        self._wake.set()
+        return future
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the queued work, close the connection and end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._jobs.append(None)
+        self._wake.set()
+        thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._jobs:
+                batch: list[_Job] = []
+                while self._jobs and len(batch) < MAX_BATCH:
+                    job = self._jobs.popleft()
+                    if job is None:
+                        self._finish(batch)
+                        self._close()
+                        return
+                    batch.append(job)
+                self._finish(batch)
+
+    def _finish(self, batch: list[_Job]) -> None:
+        if not batch:
+            return
+        outcomes = self._run(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(job.loop, []).append((job.future, ok, value))
+        for loop, delivered in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, delivered)
+            except RuntimeError:  # that loop has closed: nobody is waiting any more
+                pass
+
+    def _run(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            conn = self.conn
+        except sqlite3.Error as exc:
+            return [(False, unavailable(exc))] * len(batch)
+        outcomes: list[tuple[bool, Any]] = []
+        for job in batch:
+            was_open = conn.in_transaction
+            try:
+                outcomes.append((True, job.fn(conn, *job.args)))
+            except Exception as exc:
+                if was_open and not conn.in_transaction:
+                    # SQLite rolled the whole batch back (I/O error, disk full): nothing of
+                    # it before this operation may be acknowledged.
+                    outcomes = [(False, translate(exc))] * (len(outcomes) + 1)
+                else:
+                    outcomes.append((False, translate(exc)))
+        failure = self._commit(conn)
+        return outcomes if failure is None else [(False, failure)] * len(batch)
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection) -> BackendUnavailable | None:
+        if not conn.in_transaction:
+            return None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return unavailable(exc)
+        return None
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
