@@ -9,19 +9,21 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from memhead import __version__
 from memhead.api.compat import motorhead_routes
+from memhead.api.edge import EdgeMiddleware, MemheadApp
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
-from memhead.api.responses import BodyLimitMiddleware, install_error_handlers
+from memhead.api.responses import BodyLimit, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
-from memhead.logs import RequestIdMiddleware
+from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
-from memhead.metrics import Metrics, MetricsMiddleware, instrument
+from memhead.metrics import Metrics, RequestMetrics, instrument
 from memhead.providers import build_llm, configured_embedder, describe_llm
 from memhead.providers.base import LLM, Embedder
 from memhead.search import SearchService
@@ -80,7 +82,16 @@ def create_app(
                         await provider.close()
         await store.close()
 
-    app = FastAPI(
+    def edge(inner: ASGIApp) -> ASGIApp:
+        return EdgeMiddleware(
+            inner,
+            ids=RequestIds(),
+            metrics=RequestMetrics(metrics, app.router.routes),
+            limit=BodyLimit(settings.max_body_bytes),
+        )
+
+    app = MemheadApp(
+        edge=edge,
         title="memhead",
         version=__version__,
         description=DESCRIPTION,
@@ -97,9 +108,6 @@ def create_app(
     app.include_router(native_router(service, search, tenant_of))
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
-    app.add_middleware(RequestIdMiddleware)
     return app
 
 

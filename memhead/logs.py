@@ -4,12 +4,13 @@ and the request id of the request being served in every line logged while servin
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import secrets
 from typing import Literal
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 """The id of the request this task serves (a context variable: each request's task has its own)."""
@@ -46,29 +47,15 @@ def configure_logging(fmt: Literal["text", "json"], level: str = "INFO") -> None
     root.setLevel(level)
 
 
-class RequestIdMiddleware:
-    """Takes the client's ``x-request-id`` (if sane) or makes one; echoes it in the response."""
+class RequestIds:
+    """A request's id: the client's ``x-request-id`` if sane, else ``<process>-<n>``."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._count = itertools.count(1)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = _incoming(scope) or secrets.token_hex(8)
-        token = request_id.set(rid)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+    def of(self, scope: Scope) -> str:
+        return _incoming(scope) or f"{self._prefix}-{next(self._count)}"
 
 
 def _incoming(scope: Scope) -> str | None:

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
@@ -58,35 +58,27 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template (never by session id)."""
+class RequestMetrics:
+    """Counts and times HTTP requests by route template (never by session id)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
         self.metrics = metrics
         self.routes = routes
         self._templates: dict[Any, str] | None = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = self._route_name(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route, method).observe(time.perf_counter() - start)
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = self._route_name(scope)
+        key = (route, scope["method"], status)
+        children = self._children.get(key)
+        if children is None:  # labels() locks and hashes: look each combination up once
+            children = (
+                self.metrics.requests.labels(route, key[1], str(status)),
+                self.metrics.latency.labels(route, key[1]),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def _route_name(self, scope: Scope) -> str:
         """The template of the route that served the request. The router leaves the matched

@@ -37,8 +37,15 @@ def _enveloped(data: Any) -> Any:
     return {"data": data}
 
 
+def _query(request: Request, name: str) -> str | None:
+    """A query parameter; most requests have none, and parsing nothing still costs."""
+    if not request.scope.get("query_string"):
+        return None
+    return request.query_params.get(name)
+
+
 def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
+    raw = _query(request, name)
     if raw is None or raw == "":
         return default
     try:
@@ -81,7 +88,7 @@ class MotorheadEndpoints:
     async def list_sessions(self, request: Request) -> Response:
         ids = await self.service.list_namespace(
             await self.tenant_of(request),
-            request.query_params.get("namespace") or "",
+            _query(request, "namespace") or "",
             _int_param(request, "page", 1),
             _int_param(request, "size", 10),
         )
@@ -103,7 +110,7 @@ class MotorheadEndpoints:
         await self.service.append(
             key,
             [NewMessage(m.role, m.content) for m in post.messages],
-            namespace=request.query_params.get("namespace") or None,
+            namespace=_query(request, "namespace") or None,
             context=post.context,
         )
         return json_response(self.wrap(OK))

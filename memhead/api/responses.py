@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -11,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from memhead.errors import MemheadError, PayloadTooLarge
 
@@ -57,31 +58,43 @@ def describe_validation_errors(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[Response]]]] = [
+    (MemheadError, _memhead_error),
+    (HTTPException, _http_error),
+    (RequestValidationError, _validation_error),
+    (Exception, _unexpected),
+]
+
+
 def install_error_handlers(app: Starlette) -> None:
-    app.add_exception_handler(MemheadError, _memhead_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in HANDLERS:
+        app.add_exception_handler(kind, handler)
 
 
-class BodyLimitMiddleware:
-    """Answers 413 for bodies over ``limit`` bytes, declared or streamed, before any handler."""
+async def response_for(request: Request, exc: Exception) -> Response:
+    """The answer to ``exc``, for a route served outside the framework (``edge.py``)."""
+    handler = next(handler for kind, handler in HANDLERS if isinstance(exc, kind))
+    return await handler(request, exc)
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
+
+class BodyLimit:
+    """Bodies over ``limit`` bytes are refused with 413, declared or streamed."""
+
+    def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.message = f"request body larger than {limit} bytes"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def declared_too_large(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._too_large(scope, receive, send)
-                return
-        await self.app(scope, self._counting(receive), send)
+            if name == b"content-length":
+                return value.isdigit() and int(value) > self.limit
+        return False
 
-    def _counting(self, receive: Receive) -> Receive:
+    def too_large(self) -> Response:
+        return error_response(413, self.message)
+
+    def counting(self, receive: Receive) -> Receive:
+        """``receive`` that raises ``PayloadTooLarge`` once the body passes the limit."""
         seen = 0
 
         async def counted() -> Message:
@@ -89,11 +102,7 @@ class BodyLimitMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise PayloadTooLarge(f"request body larger than {self.limit} bytes")
+                raise PayloadTooLarge(self.message)
             return message
 
         return counted
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"request body larger than {self.limit} bytes")
-        await response(scope, receive, send)

@@ -1,0 +1,132 @@
+"""Where every HTTP request enters: memhead's own middleware first, then the Motörhead memory
+routes straight to their endpoints, and everything else through FastAPI.
+
+GET and POST of ``/sessions/{id}/memory`` are what a Motörhead client sends on every chat
+turn. FastAPI's per-request stack (telemetry check, its own body limit, error middleware,
+exit stack, routing through every route) costs more than memhead's whole store operation
+(measured with ``bench/load.py``), so these routes skip it. They are still registered in
+the router, which serves them when this shortcut does not apply (``HEAD``, say) and from
+which the OpenAPI document and the route tables are built; the endpoint functions are the
+same either way, and so are the errors: both paths answer them with ``responses.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from memhead.api.responses import BodyLimit, response_for
+from memhead.logs import RequestIds, request_id
+from memhead.metrics import RequestMetrics
+
+SUFFIX = "/memory"
+SESSION = "/sessions/{session_id:path}/memory"
+
+Edge = Callable[[ASGIApp], ASGIApp]
+
+
+class EdgeMiddleware:
+    """Every HTTP request's first stop, in one layer (each layer costs on every request):
+    its request id (``logs``), its metrics (``metrics``) and its body limit (``responses``)."""
+
+    def __init__(
+        self, app: ASGIApp, *, ids: RequestIds, metrics: RequestMetrics, limit: BodyLimit
+    ) -> None:
+        self.app = app
+        self.ids = ids
+        self.metrics = metrics
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = self.ids.of(scope)
+        header = (b"x-request-id", rid.encode())
+        status = 500
+
+        async def send_stamped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        token = request_id.set(rid)
+        try:
+            if self.limit.declared_too_large(scope):
+                await self.limit.too_large()(scope, receive, send_stamped)
+            else:
+                await self.app(scope, self.limit.counting(receive), send_stamped)
+        finally:
+            request_id.reset(token)
+            self.metrics.observe(scope, status, time.perf_counter() - start)
+
+
+class HotRoutes:
+    """``{prefix}/sessions/{id}/memory`` by method, found in the app's own route table."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.table: list[tuple[str, dict[str, Any]]] = []
+        for route in routes:
+            if isinstance(route, Route) and route.path.endswith(SESSION):
+                prefix = route.path.removesuffix(SESSION) + "/sessions/"
+                methods = next((m for p, m in self.table if p == prefix), None)
+                if methods is None:
+                    methods = {}
+                    self.table.append((prefix, methods))
+                for method in route.methods or ():
+                    methods.setdefault(method, route.endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path.endswith(SUFFIX):
+                for prefix, methods in self.table:
+                    endpoint = methods.get(scope["method"])
+                    if endpoint is not None and path.startswith(prefix):
+                        session_id = path[len(prefix) : -len(SUFFIX)]
+                        await self._serve(endpoint, session_id, scope, receive, send)
+                        return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _serve(
+        endpoint: Any, session_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        scope["path_params"] = {"session_id": session_id}
+        scope["endpoint"] = endpoint  # as the router leaves it, for the metrics' route label
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            response = await response_for(request, exc)
+        await response(scope, receive, send)
+
+
+class MemheadApp(FastAPI):
+    """FastAPI with ``edge`` (memhead's middleware) outermost and the hot routes inside it."""
+
+    def __init__(self, *, edge: Edge, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._edge = edge
+        self._entry: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self._entry is None:  # the routes are all in place by the first request
+            self._entry = self._edge(HotRoutes(super().__call__, self.router.routes))
+        await self._entry(scope, receive, send)
