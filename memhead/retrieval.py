@@ -22,10 +22,11 @@ content anyway), then step 4.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 Position = tuple[str, int]
 """A message by where it sits: ``(session id, seq)``."""
@@ -128,7 +129,13 @@ def bm25_call(table: str) -> str:
 
 def day_text(created_at: datetime) -> str:
     """The day of a message as words, e.g. ``Monday 8 May 2023``."""
-    return f"{created_at:%A} {created_at.day} {created_at:%B %Y}"
+    return _day_words(created_at.date())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_words(day: date) -> str:
+    """Cached: every message of a day asks for the same words, and strftime is slow."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def keyword_fields(
