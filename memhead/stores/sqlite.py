@@ -32,7 +32,7 @@ from memhead.models import (
 )
 from memhead.retrieval import keyword_fields
 from memhead.stores import sqlite_search as search
-from memhead.stores.sqlite_batches import BatchRunner, writing
+from memhead.stores.sqlite_batches import BatchRunner, Checkpointer, writing
 from memhead.stores.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -99,6 +99,7 @@ class SqliteStore:
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._runner = BatchRunner(self._connect, name="memhead-sqlite")
+        self._checkpointer = Checkpointer(self._connect)
         self._vectors = search.VectorCache()
 
     @classmethod
@@ -121,8 +122,12 @@ class SqliteStore:
 
     async def setup(self) -> None:
         await self._run(migrate)
+        if self.path != ":memory:":  # checkpoints move to their own thread
+            self._checkpointer.start()
+            await self._run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint = 0"))
 
     async def close(self) -> None:
+        await asyncio.to_thread(self._checkpointer.stop)
         await asyncio.to_thread(self._runner.stop)
 
     async def ping(self) -> None:
