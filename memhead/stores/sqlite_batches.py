@@ -11,8 +11,10 @@ does the hand-off but not the grouping, which is where the time goes; hence this
 
 A write operation enters the batch's transaction with ``writing(conn)``: the first write of a
 batch begins it (``BEGIN IMMEDIATE``, so another process's lock is waited for up to
-``busy_timeout``), and each operation is its own savepoint, so an operation that fails
-leaves the others of its batch untouched.
+``busy_timeout``). If an operation raises, the batch is rolled back and its operations run
+again one transaction each, so only the failing one fails. (Savepoints would do the same
+without the rerun, but they cost a statement journal per operation: 90 µs per append
+without them, 160 µs with them.)
 """
 
 from __future__ import annotations
@@ -37,18 +39,10 @@ MAX_BATCH = 256
 
 @contextmanager
 def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run a write inside the batch's transaction, undone alone if it raises."""
+    """Enter the batch's transaction (the first write of a batch begins it)."""
     if not conn.in_transaction:
-        conn.execute("BEGIN IMMEDIATE")  # committed by the batch, after its last operation
-    conn.execute("SAVEPOINT operation")
-    try:
-        yield conn
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK TO operation")
-            conn.execute("RELEASE operation")
-        raise
-    conn.execute("RELEASE operation")
+        conn.execute("BEGIN IMMEDIATE")  # committed by the runner after the batch
+    yield conn
 
 
 def unavailable(exc: sqlite3.Error) -> BackendUnavailable:
@@ -62,6 +56,23 @@ def translate(exc: Exception) -> Exception:
     ):
         return unavailable(exc)
     return exc
+
+
+def _commit(conn: sqlite3.Connection) -> BackendUnavailable | None:
+    if not conn.in_transaction:
+        return None
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        return unavailable(exc)
+    return None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 @dataclass(slots=True)
@@ -159,32 +170,27 @@ class BatchRunner:
             conn = self.conn
         except sqlite3.Error as exc:
             return [(False, unavailable(exc))] * len(batch)
-        outcomes: list[tuple[bool, Any]] = []
-        for job in batch:
-            was_open = conn.in_transaction
-            try:
-                outcomes.append((True, job.fn(conn, *job.args)))
-            except Exception as exc:
-                if was_open and not conn.in_transaction:
-                    # SQLite rolled the whole batch back (I/O error, disk full): nothing of
-                    # it before this operation may be acknowledged.
-                    outcomes = [(False, translate(exc))] * (len(outcomes) + 1)
-                else:
-                    outcomes.append((False, translate(exc)))
-        failure = self._commit(conn)
+        try:
+            outcomes: list[tuple[bool, Any]] = [(True, job.fn(conn, *job.args)) for job in batch]
+        except Exception as exc:
+            _rollback(conn)
+            if len(batch) == 1:
+                return [(False, translate(exc))]
+            # Rare (a bug, a full disk): undo the batch and run each operation on its own,
+            # so only the failing one fails and nothing saw another's undone writes.
+            return [self._alone(conn, job) for job in batch]
+        failure = _commit(conn)
         return outcomes if failure is None else [(False, failure)] * len(batch)
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection) -> BackendUnavailable | None:
-        if not conn.in_transaction:
-            return None
+    def _alone(conn: sqlite3.Connection, job: _Job) -> tuple[bool, Any]:
         try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            return unavailable(exc)
-        return None
+            value = job.fn(conn, *job.args)
+        except Exception as exc:
+            _rollback(conn)
+            return (False, translate(exc))
+        failure = _commit(conn)
+        return (True, value) if failure is None else (False, failure)
 
     def _close(self) -> None:
         if self.conn is not None:
