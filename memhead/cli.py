@@ -39,8 +39,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     # Everything built so far lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise walk it all and stall requests for ~100 ms.
+    # Requests make few cycles (reference counting frees the rest), so the young generation
+    # is collected every 50,000 allocations instead of 700: 4% more requests/s (bench/load).
     gc.collect()
     gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvicorn.run(
         app,
         host=host,
