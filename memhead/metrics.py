@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import inspect
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -21,23 +24,19 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(
-            "memhead_http_requests", "HTTP requests", ["route", "method", "status"], registry=r
+        self.requests = HotCounter(
+            "memhead_http_requests", "HTTP requests", ("route", "method", "status")
         )
-        self.latency = Histogram(
-            "memhead_http_request_duration_seconds",
-            "HTTP request latency",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.latency = HotHistogram(
+            "memhead_http_request_duration_seconds", "HTTP request latency", ("route", "method")
         )
-        self.store_latency = Histogram(
+        self.store_latency = HotHistogram(
             "memhead_store_operation_duration_seconds",
             "Store operation latency",
-            ["backend", "operation"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("backend", "operation"),
         )
+        for hot in (self.requests, self.latency, self.store_latency):
+            r.register(hot)
         self.jobs = Counter(
             "memhead_jobs", "Background jobs by kind and result", ["kind", "result"], registry=r
         )
@@ -58,6 +57,57 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
 
 
+class HotCounter:
+    """A counter updated on every request. prometheus_client takes a lock on each update,
+    which showed in the load profile; these are plain numbers, written only from the event
+    loop's thread, and turned into a metric family when ``/metrics`` is read."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.counts: dict[tuple[str, ...], int] = {}
+
+    def inc(self, values: tuple[str, ...]) -> None:
+        self.counts[values] = self.counts.get(values, 0) + 1
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for values, count in list(self.counts.items()):
+            family.add_metric(values, count)
+        yield family
+
+
+class HotHistogram:
+    """A latency histogram updated on every request, kept like ``HotCounter``. A series is
+    ``[count in bucket 0, ..., count above the last bound, sum]``."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def child(self, values: tuple[str, ...]) -> list[float]:
+        series = self.series.get(values)
+        if series is None:
+            series = self.series[values] = [0] * (len(LATENCY_BUCKETS) + 1) + [0.0]
+        return series
+
+    @staticmethod
+    def observe(series: list[float], seconds: float) -> None:
+        series[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        series[-1] += seconds
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
+        bounds = [str(float(b)) for b in LATENCY_BUCKETS] + ["+Inf"]
+        for values, series in list(self.series.items()):
+            cumulative = list(itertools.accumulate(series[:-1]))
+            family.add_metric(values, list(zip(bounds, cumulative, strict=True)), series[-1])
+        yield family
+
+
 class RequestMetrics:
     """Counts and times HTTP requests by route template (never by session id)."""
 
@@ -65,20 +115,12 @@ class RequestMetrics:
         self.metrics = metrics
         self.routes = routes
         self._templates: dict[Any, str] | None = None
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = self._route_name(scope)
-        key = (route, scope["method"], status)
-        children = self._children.get(key)
-        if children is None:  # labels() locks and hashes: look each combination up once
-            children = (
-                self.metrics.requests.labels(route, key[1], str(status)),
-                self.metrics.latency.labels(route, key[1]),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        method = scope["method"]
+        self.metrics.requests.inc((route, method, str(status)))
+        self.metrics.latency.observe(self.metrics.latency.child((route, method)), seconds)
 
     def _route_name(self, scope: Scope) -> str:
         """The template of the route that served the request. The router leaves the matched
@@ -113,7 +155,8 @@ class _InstrumentedStore:
         attr = getattr(self._store, name)
         if not inspect.iscoroutinefunction(attr):
             return attr
-        histogram = self._metrics.store_latency.labels(self.backend, name)
+        histogram = self._metrics.store_latency
+        series = histogram.child((self.backend, name))
 
         @functools.wraps(attr)
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -121,7 +164,7 @@ class _InstrumentedStore:
             try:
                 return await attr(*args, **kwargs)
             finally:
-                histogram.observe(time.perf_counter() - start)
+                histogram.observe(series, time.perf_counter() - start)
 
         setattr(self, name, timed)  # built once per method, then found directly
         return timed

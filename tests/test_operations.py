@@ -99,3 +99,23 @@ def test_metrics_count_store_operations_jobs_and_tokens(tmp_path: Path) -> None:
         in text
     )
     assert 'memhead_jobs_pending{kind="compaction"}' in text
+
+
+def test_hot_histogram_buckets_are_cumulative_and_inclusive() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from memhead.metrics import HotHistogram
+
+    histogram = HotHistogram("t_seconds", "test", ("op",))
+    registry = CollectorRegistry()
+    registry.register(histogram)
+    series = histogram.child(("read",))
+    for seconds in (0.0005, 0.0006, 0.003, 20.0):
+        histogram.observe(series, seconds)
+    text = generate_latest(registry).decode()
+    assert 't_seconds_bucket{le="0.0005",op="read"} 1.0' in text  # le: at most the bound
+    assert 't_seconds_bucket{le="0.001",op="read"} 2.0' in text
+    assert 't_seconds_bucket{le="0.005",op="read"} 3.0' in text
+    assert 't_seconds_bucket{le="10.0",op="read"} 3.0' in text
+    assert 't_seconds_bucket{le="+Inf",op="read"} 4.0' in text
+    assert 't_seconds_count{op="read"} 4.0' in text
