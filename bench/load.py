@@ -14,7 +14,9 @@ shows medians: req/s, p50/p99/p99.9 latency, the server's CPU (cores busy) and R
 memhead / floor. Every memhead answer is checked: each GET of the mixed workload must return
 the message of that session's last acknowledged POST, each GET of the get workload must be
 that session's, and an error or a wrong answer fails the run (exit 1). Compaction is off (no
-LLM): ``bench/post_latency.py`` measures POSTs while summaries run. JSON goes to stdout (or
+LLM) unless ``--summaries SECONDS`` adds a third side: memhead summarizing all the while
+against a fake OpenAI-compatible provider that takes that long per call (W=12, so sessions
+overflow constantly), and its POST p99 against memhead's without summaries. JSON goes to stdout (or
 ``--json FILE``), the table to stderr.
 
     python bench/load.py --backend sqlite [--processes 1] [--runs 3] [--duration 10]
@@ -42,10 +44,12 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.servers import MemheadProcess, free_port  # noqa: E402
 
 WORKLOADS = ("mixed", "post", "get")
+SUMMARIZING = "memhead+llm"
 TARGETS = {"sqlite": 0.50, "redis": 0.35}
 P99_TARGET_MS = 25.0
 NO_PROVIDERS = {  # the bench measures memhead's own path, never a model
@@ -121,11 +125,16 @@ def wait_answering(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def memhead_servers(
-    backend: str, cores: list[int | None], redis_core: int | None, tmp: Path
+    backend: str,
+    cores: list[int | None],
+    redis_core: int | None,
+    tmp: Path,
+    llm: dict[str, str] | None = None,
 ) -> Iterator[Servers]:
+    """memhead on a fresh store; with ``llm`` (provider settings), summaries run too."""
     with ExitStack() as stack:
         if backend == "sqlite":
-            url = f"sqlite:///{tmp / 'load.db'}"
+            url = f"sqlite:///{tmp / ('load-llm.db' if llm else 'load.db')}"
         else:
             redis = stack.enter_context(RedisServer())
             assert redis.process is not None
@@ -136,7 +145,7 @@ def memhead_servers(
                     capture_output=True,
                 )
             url = redis.url
-        env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url}
+        env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, **(llm or {})}
         procs = [
             stack.enter_context(MemheadProcess(env, cwd=tmp, launcher=pinned(core)))
             for core in cores
@@ -203,14 +212,14 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def table(summary: dict[str, Any]) -> str:
-    head = f"{'server':<8} {'workload':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+    head = f"{'server':<10} {'workload':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
     rows = [head + f"{'p99.9 ms':>8} {'cores':>5} {'RSS MB':>7} {'x floor':>7}"]
-    for target in ("floor", "memhead"):
+    for target in summary["targets"]:
         for mode in WORKLOADS:
             m = summary[target][mode]
-            ratio = summary["ratio"][mode] if target == "memhead" else 1.0
+            ratio = m["req_per_s"] / summary["floor"][mode]["req_per_s"]
             rows.append(
-                f"{target:<8} {mode:<8} {m['req_per_s']:>8.0f} {m['p50_ms']:>7.2f} "
+                f"{target:<10} {mode:<8} {m['req_per_s']:>8.0f} {m['p50_ms']:>7.2f} "
                 f"{m['p99_ms']:>7.2f} {m['p999_ms']:>8.2f} {m['cpu_cores']:>5.2f} "
                 f"{m['rss_mb']:>7.1f} {ratio:>7.2f}"
             )
@@ -226,6 +235,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of mixed load first")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument(
+        "--summaries",
+        type=float,
+        metavar="SECONDS",
+        help="also run memhead summarizing against a fake provider taking SECONDS per call",
+    )
     parser.add_argument("--json", type=Path, help="write the JSON here instead of stdout")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
@@ -247,7 +262,6 @@ Runs = dict[str, dict[str, list[dict[str, Any]]]]
 
 def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
     """Floor and memhead side by side: a warm-up, then ``--runs`` rounds of each workload."""
-    runs: Runs = {t: {m: [] for m in WORKLOADS} for t in ("floor", "memhead")}
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="memhead-load-") as name, ExitStack() as stack:
         tmp = Path(name)
@@ -257,11 +271,20 @@ def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
                 memhead_servers(args.backend, args.cores, args.wrk_core, tmp)
             ),
         }
+        if args.summaries is not None:  # a third side: memhead summarizing all the while
+            fake = stack.enter_context(FakeOpenAI())
+            fake.delay_s = args.summaries
+            llm = {"MEMHEAD_LLM_BASE_URL": fake.base_url, "MEMHEAD_WORKER_CONCURRENCY": "16"}
+            servers[SUMMARIZING] = stack.enter_context(
+                memhead_servers(args.backend, args.cores, args.wrk_core, tmp, llm)
+            )
+        runs: Runs = {t: {m: [] for m in WORKLOADS} for t in servers}
+        args.compactions = None
         for target, side in servers.items():
-            wrk(side.ports, "mixed", "warm-", target == "memhead", args, args.warmup)
+            wrk(side.ports, "mixed", "warm-", target != "floor", args, args.warmup)
         for r in range(args.runs):
             for target, side in servers.items():
-                check = target == "memhead"
+                check = target != "floor"
                 for mode in WORKLOADS:
                     prefix = f"r{r}{'p' if mode == 'post' else 'm'}-"
                     result = measure(side, mode, prefix, check, args)
@@ -270,15 +293,31 @@ def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
                         f"{target} {mode} run {r + 1}: {p}" for p in failures(result, check)
                     ]
                     print(
-                        f"run {r + 1} {target:<7} {mode:<5} {result['req_per_s']:>8.0f} req/s "
+                        f"run {r + 1} {target:<9} {mode:<5} {result['req_per_s']:>8.0f} req/s "
                         f"p99 {result['p99_ms']:.2f} ms",
                         file=sys.stderr,
                     )
+        if SUMMARIZING in servers:
+            args.compactions = compactions(servers[SUMMARIZING].ports)
     return runs, problems
 
 
-def summarize(runs: Runs, backend: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def compactions(ports: list[int]) -> dict[str, float]:
+    """Compaction jobs by result, from the servers' /metrics: proof the summaries ran."""
+    found: dict[str, float] = {}
+    for port in ports:
+        for line in httpx.get(f"http://127.0.0.1:{port}/metrics").text.splitlines():
+            if line.startswith('memhead_jobs_total{kind="compaction"'):
+                result = line.split('result="', 1)[1].split('"', 1)[0]
+                found[result] = found.get(result, 0) + float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def summarize(
+    runs: Runs, backend: str, compactions: dict[str, float] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     summary: dict[str, Any] = {t: {m: medians(runs[t][m]) for m in WORKLOADS} for t in runs}
+    summary["targets"] = list(runs)
     summary["ratio"] = {
         m: summary["memhead"][m]["req_per_s"] / summary["floor"][m]["req_per_s"] for m in WORKLOADS
     }
@@ -289,13 +328,17 @@ def summarize(runs: Runs, backend: str) -> tuple[dict[str, Any], dict[str, Any]]
         "p99_target_ms": P99_TARGET_MS,
         "p99_met": mixed["p99_ms"] <= P99_TARGET_MS,
     }
+    if SUMMARIZING in summary:
+        ratio = summary[SUMMARIZING]["post"]["p99_ms"] / summary["memhead"]["post"]["p99_ms"]
+        verdict |= {"post_p99_summaries_on_off": ratio, "post_p99_within_10pct": ratio <= 1.10}
+        verdict["compaction_jobs"] = compactions
     return summary, verdict
 
 
 def main() -> None:
     args = parse_args()
     runs, problems = run_all(args)
-    summary, verdict = summarize(runs, args.backend)
+    summary, verdict = summarize(runs, args.backend, args.compactions)
     config = {k: getattr(args, k) for k in ("backend", "processes", "runs", "duration")}
     config |= {"connections": args.connections, "sessions": args.sessions, "cpus": os.cpu_count()}
     config |= {"server_cores": args.cores, "wrk_core": args.wrk_core, "wrk_threads": args.threads}
@@ -307,6 +350,13 @@ def main() -> None:
         f"{'met' if verdict['p99_met'] else 'MISSED'})",
         file=sys.stderr,
     )
+    if "post_p99_summaries_on_off" in verdict:
+        print(
+            f"POST p99 with summaries / without: {verdict['post_p99_summaries_on_off']:.2f} "
+            f"(target 1.10: {'met' if verdict['post_p99_within_10pct'] else 'MISSED'}); "
+            f"compaction jobs {verdict['compaction_jobs']}",
+            file=sys.stderr,
+        )
     out = {"config": config, "summary": summary, "verdict": verdict, "runs": runs}
     text = json.dumps(out, indent=2)
     if args.json:
