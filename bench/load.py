@@ -14,10 +14,10 @@ shows medians: req/s, p50/p99/p99.9 latency, the server's CPU (cores busy) and R
 memhead / floor. Every memhead answer is checked: each GET of the mixed workload must return
 the message of that session's last acknowledged POST, each GET of the get workload must be
 that session's, and an error or a wrong answer fails the run (exit 1). Compaction is off (no
-LLM) unless ``--summaries SECONDS`` adds a third side: memhead summarizing all the while
-against a fake OpenAI-compatible provider that takes that long per call (W=12, so sessions
-overflow constantly), and its POST p99 against memhead's without summaries. JSON goes to stdout (or
-``--json FILE``), the table to stderr.
+LLM) unless ``--summaries SECONDS`` adds a third side, measured after the other two: memhead
+summarizing all the while against a fake OpenAI-compatible provider that takes that long per
+call (W=12, so sessions overflow constantly), and its POST p99 against memhead's without.
+JSON goes to stdout (or ``--json FILE``), the table to stderr.
 
     python bench/load.py --backend sqlite [--processes 1] [--runs 3] [--duration 10]
 """
@@ -261,45 +261,53 @@ Runs = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
-    """Floor and memhead side by side: a warm-up, then ``--runs`` rounds of each workload."""
+    """Floor and memhead side by side: a warm-up, then ``--runs`` rounds of each workload.
+    The summarizing side comes after, alone: its worker keeps summarizing between its own
+    runs and would take the core from the others."""
+    runs: Runs = {}
     problems: list[str] = []
+    args.compactions = None
     with tempfile.TemporaryDirectory(prefix="memhead-load-") as name, ExitStack() as stack:
         tmp = Path(name)
-        servers = {
-            "floor": stack.enter_context(floor_servers(args.cores, tmp)),
-            "memhead": stack.enter_context(
-                memhead_servers(args.backend, args.cores, args.wrk_core, tmp)
-            ),
-        }
-        if args.summaries is not None:  # a third side: memhead summarizing all the while
+        with ExitStack() as phase:
+            servers = {
+                "floor": phase.enter_context(floor_servers(args.cores, tmp)),
+                "memhead": phase.enter_context(
+                    memhead_servers(args.backend, args.cores, args.wrk_core, tmp)
+                ),
+            }
+            problems += run_sides(servers, runs, args)
+        if args.summaries is not None:
             fake = stack.enter_context(FakeOpenAI())
             fake.delay_s = args.summaries
             llm = {"MEMHEAD_LLM_BASE_URL": fake.base_url, "MEMHEAD_WORKER_CONCURRENCY": "16"}
-            servers[SUMMARIZING] = stack.enter_context(
+            side = stack.enter_context(
                 memhead_servers(args.backend, args.cores, args.wrk_core, tmp, llm)
             )
-        runs: Runs = {t: {m: [] for m in WORKLOADS} for t in servers}
-        args.compactions = None
-        for target, side in servers.items():
-            wrk(side.ports, "mixed", "warm-", target != "floor", args, args.warmup)
-        for r in range(args.runs):
-            for target, side in servers.items():
-                check = target != "floor"
-                for mode in WORKLOADS:
-                    prefix = f"r{r}{'p' if mode == 'post' else 'm'}-"
-                    result = measure(side, mode, prefix, check, args)
-                    runs[target][mode].append(result)
-                    problems += [
-                        f"{target} {mode} run {r + 1}: {p}" for p in failures(result, check)
-                    ]
-                    print(
-                        f"run {r + 1} {target:<9} {mode:<5} {result['req_per_s']:>8.0f} req/s "
-                        f"p99 {result['p99_ms']:.2f} ms",
-                        file=sys.stderr,
-                    )
-        if SUMMARIZING in servers:
-            args.compactions = compactions(servers[SUMMARIZING].ports)
+            problems += run_sides({SUMMARIZING: side}, runs, args)
+            args.compactions = compactions(side.ports)
     return runs, problems
+
+
+def run_sides(servers: dict[str, Servers], runs: Runs, args: argparse.Namespace) -> list[str]:
+    problems: list[str] = []
+    for target, side in servers.items():
+        runs[target] = {m: [] for m in WORKLOADS}
+        wrk(side.ports, "mixed", "warm-", target != "floor", args, args.warmup)
+    for r in range(args.runs):
+        for target, side in servers.items():
+            check = target != "floor"
+            for mode in WORKLOADS:
+                prefix = f"r{r}{'p' if mode == 'post' else 'm'}-"
+                result = measure(side, mode, prefix, check, args)
+                runs[target][mode].append(result)
+                problems += [f"{target} {mode} run {r + 1}: {p}" for p in failures(result, check)]
+                print(
+                    f"run {r + 1} {target:<9} {mode:<5} {result['req_per_s']:>8.0f} req/s "
+                    f"p99 {result['p99_ms']:.2f} ms",
+                    file=sys.stderr,
+                )
+    return problems
 
 
 def compactions(ports: list[int]) -> dict[str, float]:
