@@ -44,11 +44,13 @@ def test_check_reports_a_missing_message_in_sqlite(tmp_path: Path) -> None:
     assert check(f"sqlite:///{db}", tmp_path).returncode == 0
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM messages WHERE seq = 3")
+        conn.execute("UPDATE sessions SET lease_owner = 'worker-1'")
     result = check(f"sqlite:///{db}", tmp_path)
     assert result.returncode == 1
     assert "seqs are not 1..5" in result.stdout and "keyword rows belong to no message" in (
         result.stdout
     )
+    assert "lease half set (owner 'worker-1', until None)" in result.stdout
 
 
 def test_check_reports_missing_and_orphan_keys_in_redis(tmp_path: Path) -> None:
@@ -58,7 +60,10 @@ def test_check_reports_missing_and_orphan_keys_in_redis(tmp_path: Path) -> None:
         with redis.Redis.from_url(server.url) as client:
             client.delete(*client.keys("memhead:msg:*:3"))
             client.hset("memhead:msg:{x:y}:1", mapping={"content": "orphan"})
+            (session,) = client.keys("memhead:session:*")
+            client.hset(session, "lease_owner", "worker-1")
         result = check(server.url, tmp_path)
     assert result.returncode == 1
     assert "messages missing at seqs [3]" in result.stdout
     assert "1 msg keys belong to no session" in result.stdout
+    assert "lease half set (owner 'worker-1', until None)" in result.stdout

@@ -34,11 +34,16 @@ async def check(client: Redis, keys: Keys) -> list[str]:
 
 
 async def _check_session(client: Redis, keys: Keys, tag: str) -> list[str]:
-    last, upto = await client.hmget(f"{keys.prefix}:session:{tag}", ["last_seq", "upto_seq"])
+    last, upto, owner, until = await client.hmget(
+        f"{keys.prefix}:session:{tag}", ["last_seq", "upto_seq", "lease_owner", "lease_until"]
+    )
     last_seq, upto_seq = int(last or 0), int(upto or 0)
     problems = []
     if upto_seq > last_seq:
         problems.append(f"session {tag}: upto_seq {upto_seq} > last_seq {last_seq}")
+    if (owner is None) != (until is None):
+        owner, until = (v.decode() if isinstance(v, bytes) else v for v in (owner, until))
+        problems.append(f"session {tag}: lease half set (owner {owner!r}, until {until})")
     async with client.pipeline(transaction=False) as pipe:
         for seq in range(1, last_seq + 1):
             pipe.exists(f"{keys.prefix}:msg:{tag}:{seq}")

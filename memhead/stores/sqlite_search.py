@@ -246,6 +246,11 @@ CHECKS = (
         "SELECT tenant, id, upto_seq, last_seq FROM sessions WHERE upto_seq > last_seq",
     ),
     (
+        "session {} ({}): lease half set (owner {!r}, until {})",
+        "SELECT tenant, id, lease_owner, lease_until FROM sessions "
+        "WHERE (lease_owner IS NULL) != (lease_until IS NULL)",
+    ),
+    (
         "{} messages belong to no session",
         "SELECT count(*) FROM messages WHERE sid NOT IN (SELECT sid FROM sessions) "
         "HAVING count(*) > 0",
