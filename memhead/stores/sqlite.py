@@ -122,9 +122,9 @@ class SqliteStore:
 
     async def setup(self) -> None:
         await self._run(migrate)
-        if self.path != ":memory:":  # checkpoints move to their own thread
+        if self.path != ":memory:":  # most checkpointing moves to its own thread
             self._checkpointer.start()
-            await self._run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint = 0"))
+            await self._run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint = 4000"))
 
     async def close(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)
