@@ -49,9 +49,9 @@ def create_app(
     """The ASGI app. Pass ``store`` / ``llm`` / ``embedder`` to use objects you built (they
     are set up and closed here); otherwise they are built from ``settings``."""
     metrics = Metrics()
-    store = instrument(
-        store if store is not None else open_store(settings.resolved_store_url), metrics
-    )
+    if store is None:
+        store = open_store(settings.resolved_store_url, **settings.store_options())
+    store = instrument(store, metrics)
     llm = llm if llm is not None else build_llm(settings)
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:

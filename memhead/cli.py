@@ -66,7 +66,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings, llm: LLM | None, embedder: Embedder | None) -> int:
-    store = open_store(settings.resolved_store_url)
+    store = open_store(settings.resolved_store_url, **settings.store_options())
     await store.setup()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -90,6 +90,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
                 args.source,
                 tenant=args.tenant,
                 window=settings.window_size,
+                store_options=settings.store_options(),
             )
         )
     except ConfigError as exc:
@@ -102,7 +103,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_keys(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.resolved_store_url)
+    store = open_store(settings.resolved_store_url, **settings.store_options())
     await store.setup()
     try:
         if args.action == "create":
@@ -141,7 +142,7 @@ def _add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[str]:
-        store = open_store(settings.resolved_store_url)
+        store = open_store(settings.resolved_store_url, **settings.store_options())
         await store.setup()
         try:
             return await store.check()

@@ -45,7 +45,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TextIO, cast
+from typing import Any, Literal, TextIO, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, TimeoutError
@@ -321,10 +321,17 @@ def open_source(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
 
 
-async def run(store_url: str, source_url: str, *, tenant: str, window: int) -> int:
+async def run(
+    store_url: str,
+    source_url: str,
+    *,
+    tenant: str,
+    window: int,
+    store_options: dict[str, Any] | None = None,
+) -> int:
     """The command: exit status 0, or 1 with one line on stderr when either side fails."""
     source = open_source(source_url)
-    store = open_store(store_url)
+    store = open_store(store_url, **(store_options or {}))
     try:
         await store.setup()
         counts = await migrate(source, store, tenant=tenant, window=window, progress=sys.stderr)

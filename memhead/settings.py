@@ -7,7 +7,7 @@ where both are set (the first name in each alias list is preferred).
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         "NORMAL", validation_alias=_env("MEMHEAD_SQLITE_SYNCHRONOUS")
     )
     """NORMAL survives any process crash; FULL also survives power loss, at a cost per write."""
+    vector_cache_mb: int = Field(512, ge=0, validation_alias=_env("MEMHEAD_VECTOR_CACHE_MB"))
+    """SQLite: MiB of session vectors kept in memory for vector search (least recently
+    searched sessions leave first). The server's memory grows up to this as sessions are
+    searched."""
 
     auth: Literal["off", "required"] = Field("off", validation_alias=_env("MEMHEAD_AUTH"))
     """``required``: every data route needs an API key (``memhead keys create``) and acts
@@ -132,6 +136,13 @@ class Settings(BaseSettings):
         if not parts.scheme or not (parts.netloc or parts.path):
             raise ValueError(f"not a URL: {value!r}")
         return value
+
+    def store_options(self) -> dict[str, Any]:
+        """The options ``open_store`` takes, from these settings."""
+        return {
+            "sqlite_synchronous": self.sqlite_synchronous,
+            "vector_cache_mb": self.vector_cache_mb,
+        }
 
     @property
     def resolved_store_url(self) -> str:

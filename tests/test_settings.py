@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from memhead.errors import ConfigError
@@ -89,3 +91,22 @@ def test_store_urls() -> None:
     for bad in ("sqlite:///", "sqlite://x.db", "postgres://x"):
         with pytest.raises(ConfigError):
             open_store(bad)
+
+
+async def test_sqlite_options_reach_the_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """MEMHEAD_SQLITE_SYNCHRONOUS=FULL (the deployment checklist's power-loss setting) and the
+    vector cache budget must be what the store's connection and cache actually use."""
+    monkeypatch.setenv("MEMHEAD_SQLITE_SYNCHRONOUS", "FULL")
+    monkeypatch.setenv("MEMHEAD_VECTOR_CACHE_MB", "3")
+    settings = load_settings()
+    store = open_store(f"sqlite:///{tmp_path / 'o.db'}", **settings.store_options())
+    assert isinstance(store, SqliteStore)
+    await store.setup()
+    try:
+        mode = await store._run(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        await store.close()
+    assert mode == 2  # FULL
+    assert store._vectors.max_bytes == 3 * 1024 * 1024

@@ -6,12 +6,19 @@ from memhead.errors import ConfigError
 from memhead.stores.base import Store
 
 
-def open_store(url: str) -> Store:
-    """Build (but do not connect) the store a URL names: ``sqlite://...`` or ``redis(s)://...``."""
+def open_store(
+    url: str, *, sqlite_synchronous: str = "NORMAL", vector_cache_mb: int = 512
+) -> Store:
+    """Build (but do not connect) the store a URL names: ``sqlite://...`` or ``redis(s)://...``.
+    The keyword options are the SQLite store's (``Settings.store_options()`` gives them)."""
     if url.startswith("sqlite://"):
-        from memhead.stores.sqlite import SqliteStore
+        from memhead.stores.sqlite import SqliteStore, path_from_url
 
-        return SqliteStore.from_url(url)
+        return SqliteStore(
+            path_from_url(url),
+            synchronous=sqlite_synchronous,
+            vector_cache_bytes=vector_cache_mb * 1024 * 1024,
+        )
     if url.startswith(("redis://", "rediss://", "unix://")):
         from memhead.stores.redis import RedisStore
 

@@ -94,13 +94,20 @@ def _session(row: sqlite3.Row) -> Session:
 class SqliteStore:
     backend = "sqlite"
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000):
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+        vector_cache_bytes: int = 512 * 1024 * 1024,
+    ):
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._runner = BatchRunner(self._connect, name="memhead-sqlite")
         self._checkpointer = Checkpointer(self._connect)
-        self._vectors = search.VectorCache()
+        self._vectors = search.VectorCache(vector_cache_bytes)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
