@@ -235,3 +235,17 @@ def test_n8n_credential_probe_passes(client: httpx.Client) -> None:
     r = client.get("/v1/keys/current", headers={"x-metal-api-key": "k", "x-metal-client-id": "c"})
     assert r.status_code == 200
     assert r.json()["data"]["client_id"] == "c"
+
+
+def test_methods_the_hot_path_does_not_take_get_the_frameworks_json_answers(
+    client: httpx.Client,
+) -> None:
+    """GET/POST/DELETE of the memory route skip FastAPI's stack (``api/edge.py``); any other
+    method still reaches the router and is answered the same way as everywhere else."""
+    client.post("/sessions/h/memory", json=pair(1)).raise_for_status()
+    put = client.put("/sessions/h/memory", json=pair(2))
+    assert put.status_code == 405 and put.json() == {"error": "Method Not Allowed"}
+    assert put.headers["x-request-id"]  # the edge middleware wraps the framework path too
+    head = client.head("/sessions/h/memory")
+    assert head.status_code == 200 and head.headers["content-type"] == "application/json"
+    assert len(client.get("/sessions/h/memory").json()["messages"]) == 2  # the PUT stored nothing
