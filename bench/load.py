@@ -46,24 +46,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
-from tests.servers import MemheadProcess, free_port  # noqa: E402
+from tests.servers import NO_PROVIDERS, MemheadProcess, free_port  # noqa: E402
 
 WORKLOADS = ("mixed", "post", "get")
 SUMMARIZING = "memhead+llm"
 TARGETS = {"sqlite": 0.50, "redis": 0.35}
 P99_TARGET_MS = 25.0
-NO_PROVIDERS = {  # the bench measures memhead's own path, never a model
-    name: ""
-    for name in (
-        "OPENAI_API_KEY",
-        "MEMHEAD_LLM_API_KEY",
-        "MEMHEAD_LLM_BASE_URL",
-        "OPENAI_API_BASE",
-        "OPENAI_BASE_URL",
-        "AZURE_API_KEY",
-        "MEMHEAD_EMBED_MODEL",
-    )
-}
 
 
 def pinned(core: int | None) -> tuple[str, ...]:

@@ -42,26 +42,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import MemheadProcess
+from tests.servers import NO_PROVIDERS, MemheadProcess
 
 W = 12
 MIB = 1024 * 1024
 PREFIX = "rss-"
-NO_PROVIDERS = {  # the bench measures storage, never a model, whatever the shell has set
-    name: ""
-    for name in (
-        "OPENAI_API_KEY",
-        "MEMHEAD_LLM_API_KEY",
-        "MEMHEAD_LLM_BASE_URL",
-        "OPENAI_API_BASE",
-        "OPENAI_BASE_URL",
-        "AZURE_API_KEY",
-        "AZURE_API_BASE",
-        "AZURE_DEPLOYMENT_ID",
-        "AZURE_DEPLOYMENT_ID_ADA",
-        "MEMHEAD_EMBED_MODEL",
-    )
-}
 WORDS = (
     "the a to and of my I you it is for in that what on with can we was about your this have "
     "sister brother garden recipe rice beans tomato train ticket Paris Lisbon Monday weekend "

@@ -55,7 +55,7 @@ from memhead.providers.local import DEFAULT_MODEL_NAME, LocalEmbedder, packaged_
 from memhead.search import Mode, SearchService
 from memhead.stores import Store, open_store
 from tests.redis_server import RedisServer
-from tests.servers import MemheadProcess
+from tests.servers import NO_PROVIDERS, MemheadProcess
 
 DIM = 384
 MODES: tuple[Mode, ...] = ("keyword", "vector", "hybrid")
@@ -64,18 +64,6 @@ NAMES = (
     "Alice Bruno Carmen Dmitri Elena Farid Grace Hiro Ines Jamal Kira Liam Maya Noah Olga Pablo "
     "Quinn Rosa Sami Tara Umar Vera Wen Ximena Yusuf Zoe"
 ).split()
-NO_PROVIDERS = {  # no LLM: the server runs search and the embedding worker only
-    name: ""
-    for name in (
-        "OPENAI_API_KEY",
-        "MEMHEAD_LLM_API_KEY",
-        "MEMHEAD_LLM_BASE_URL",
-        "OPENAI_API_BASE",
-        "OPENAI_BASE_URL",
-        "AZURE_API_KEY",
-        "AZURE_DEPLOYMENT_ID_ADA",
-    )
-}
 DAY_MS = 86_400_000
 START_MS = 1_672_531_200_000  # 2023-01-01
 

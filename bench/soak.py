@@ -44,22 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fake_openai import FakeOpenAI
 from tests.redis_server import RedisServer
-from tests.servers import MemheadProcess
+from tests.servers import NO_PROVIDERS, MemheadProcess
 
 W = 12
 WARMUP_SHARE = 0.2
 MIB = 1024 * 1024
 SHOWN_ERRORS = 20
-PROVIDER_VARS = (  # whatever the shell has set, the soak talks to the fake only
-    "OPENAI_API_KEY",
-    "MEMHEAD_LLM_API_KEY",
-    "OPENAI_API_BASE",
-    "OPENAI_BASE_URL",
-    "AZURE_API_KEY",
-    "AZURE_API_BASE",
-    "AZURE_DEPLOYMENT_ID",
-    "AZURE_DEPLOYMENT_ID_ADA",
-)
 WORDS = (
     "sister brother garden recipe rice beans tomato train ticket Paris Lisbon Monday weekend "
     "budget invoice meeting dentist birthday present guitar lesson marathon running shoes "
@@ -386,7 +376,7 @@ def store(backend: str, tmp: Path) -> Iterator[tuple[str, int | None]]:
 
 def server_env(url: str, fake: FakeOpenAI, args: argparse.Namespace) -> dict[str, str]:
     return {
-        **{name: "" for name in PROVIDER_VARS},
+        **NO_PROVIDERS,
         "MEMHEAD_STORE_URL": url,
         "MEMHEAD_LLM_BASE_URL": fake.base_url,
         "MEMHEAD_EMBED_MODEL": "fake-embedding",

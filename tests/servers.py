@@ -16,6 +16,22 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+NO_PROVIDERS = {  # no LLM, no embedder, whatever the shell has set; callers add their own
+    name: ""
+    for name in (
+        "OPENAI_API_KEY",
+        "MEMHEAD_LLM_API_KEY",
+        "MEMHEAD_LLM_BASE_URL",
+        "OPENAI_API_BASE",
+        "OPENAI_BASE_URL",
+        "AZURE_API_KEY",
+        "AZURE_API_BASE",
+        "AZURE_DEPLOYMENT_ID",
+        "AZURE_DEPLOYMENT_ID_ADA",
+        "MEMHEAD_EMBED_MODEL",
+    )
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
