@@ -249,3 +249,7 @@ def test_methods_the_hot_path_does_not_take_get_the_frameworks_json_answers(
     head = client.head("/sessions/h/memory")
     assert head.status_code == 200 and head.headers["content-type"] == "application/json"
     assert len(client.get("/sessions/h/memory").json()["messages"]) == 2  # the PUT stored nothing
+    # Paths the router's pattern does not match are not taken by the shortcut either.
+    missing = client.get("/sessions/memory")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert client.get("/sessions//memory").status_code == 400  # an empty id, as routed

@@ -95,7 +95,9 @@ class HotRoutes:
             if path.endswith(SUFFIX):
                 for prefix, methods in self.table:
                     endpoint = methods.get(scope["method"])
-                    if endpoint is not None and path.startswith(prefix):
+                    # as the router's pattern: the prefix, any id (even empty), then /memory
+                    fits = len(path) >= len(prefix) + len(SUFFIX) and path.startswith(prefix)
+                    if endpoint is not None and fits:
                         session_id = path[len(prefix) : -len(SUFFIX)]
                         await self._serve(endpoint, session_id, scope, receive, send)
                         return
