@@ -597,3 +597,25 @@ async def test_without_the_query_engine_search_is_a_clear_error(tmp_path: Path) 
             assert not isinstance(raised.value, BackendUnavailable)
         assert await s.delete_session(key)
         await s.close()
+
+
+async def test_a_database_other_than_0_is_refused_with_a_clear_message(
+    redis_url: str, prefix: str
+) -> None:
+    """The query engine indexes database 0 only; anything else used to fail deep in index
+    creation ('Cannot create index on db != 0')."""
+    given = Redis.from_url(redis_url).connection_pool.connection_kwargs
+    client = Redis(
+        host=given["host"],
+        port=given["port"],
+        username=given.get("username"),
+        password=given.get("password"),
+        db=1,
+    )
+    store = RedisStore(client, prefix=prefix)
+    try:
+        with pytest.raises(ConfigError, match="database 1.*URL ending in /0"):
+            await store.setup()
+        await client.delete(Keys(prefix).schema())
+    finally:
+        await store.close()

@@ -177,6 +177,13 @@ class RedisStore:
             )
         self.has_search = await self._probe_search()
         if self.has_search:
+            db = self.client.connection_pool.connection_kwargs.get("db", 0)
+            if db not in (0, "0", None):
+                raise ConfigError(
+                    f"this Redis URL selects database {db}, but the query engine (search) "
+                    "indexes only database 0: use a URL ending in /0 or with no database; "
+                    f"memhead's keys are already kept apart under {self.keys.prefix!r}"
+                )
             await self._search.setup()
 
     async def _probe_search(self) -> bool:
