@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     or ``redis://`` / ``rediss://``. Unset: ``REDIS_URL`` if set, else ``sqlite:///memhead.db``."""
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
     """Motörhead's variable: when set (and no store URL is), the Redis backend is used."""
+    redis_prefix: str = Field(
+        "memhead", min_length=1, validation_alias=_env("MEMHEAD_REDIS_PREFIX")
+    )
+    """Redis: the start of every key and search index name. Deployments sharing one Redis
+    (staging and production, say) each need their own."""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", validation_alias=_env("MEMHEAD_SQLITE_SYNCHRONOUS")
     )
@@ -142,6 +147,7 @@ class Settings(BaseSettings):
         return {
             "sqlite_synchronous": self.sqlite_synchronous,
             "vector_cache_mb": self.vector_cache_mb,
+            "redis_prefix": self.redis_prefix,
         }
 
     @property

@@ -16,6 +16,8 @@ from redis.asyncio.connection import SSLConnection
 
 from memhead.errors import BackendUnavailable, ConfigError, EmbeddingMismatch, MemheadError
 from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
+from memhead.settings import load_settings
+from memhead.stores import open_store
 from memhead.stores.redis import RedisStore
 from memhead.stores.redis_keys import (
     LUA_HELPERS,
@@ -619,3 +621,25 @@ async def test_a_database_other_than_0_is_refused_with_a_clear_message(
         await client.delete(Keys(prefix).schema())
     finally:
         await store.close()
+
+
+async def test_the_prefix_setting_keeps_a_deployment_apart(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MEMHEAD_REDIS_PREFIX reaches the store: every key the deployment writes starts with it."""
+    name = f"deploy{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("MEMHEAD_REDIS_PREFIX", name)
+    store = open_store(redis_url, **load_settings().store_options())
+    assert isinstance(store, RedisStore)
+    try:
+        await store.setup()
+        key = SessionKey("default", f"s-{name}")
+        await store.append(key, [NewMessage("user", "hello")], now=1, window=12)
+        with redis.Redis.from_url(redis_url) as client:
+            assert client.exists(Keys(name).session(key))
+            assert not client.exists(Keys().session(key))  # nothing under the default prefix
+        assert (await store.memory(key, 12)).window[0].content == "hello"
+    finally:
+        await store.close()
+        delete_prefix(redis_url, name)
+        drop_indexes(redis_url, Keys(name))

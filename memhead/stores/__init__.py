@@ -7,10 +7,14 @@ from memhead.stores.base import Store
 
 
 def open_store(
-    url: str, *, sqlite_synchronous: str = "NORMAL", vector_cache_mb: int = 512
+    url: str,
+    *,
+    sqlite_synchronous: str = "NORMAL",
+    vector_cache_mb: int = 512,
+    redis_prefix: str = "memhead",
 ) -> Store:
     """Build (but do not connect) the store a URL names: ``sqlite://...`` or ``redis(s)://...``.
-    The keyword options are the SQLite store's (``Settings.store_options()`` gives them)."""
+    The keyword options are each backend's own (``Settings.store_options()`` gives them)."""
     if url.startswith("sqlite://"):
         from memhead.stores.sqlite import SqliteStore, path_from_url
 
@@ -22,7 +26,7 @@ def open_store(
     if url.startswith(("redis://", "rediss://", "unix://")):
         from memhead.stores.redis import RedisStore
 
-        return RedisStore.from_url(url)
+        return RedisStore.from_url(url, prefix=redis_prefix)
     raise ConfigError(f"unsupported store URL {url!r}: use sqlite:///path or redis://host:port")
 
 
