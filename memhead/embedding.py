@@ -13,7 +13,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from memhead.errors import BackendUnavailable, EmbeddingMismatch, ProviderFailure
+from memhead.errors import (
+    BackendUnavailable,
+    EmbeddingMismatch,
+    ProviderFailure,
+    SearchUnavailable,
+)
 from memhead.metrics import Metrics
 from memhead.models import PendingEmbedding, now_ms
 from memhead.providers.base import Embedder
@@ -61,6 +66,7 @@ class EmbeddingWorker:
         self.status = EmbeddingStatus()
         self.metrics = metrics
         self._stopping = asyncio.Event()
+        self._said_no_search = False
 
     async def run_pending(self) -> int:
         """Embed the whole backlog (unless the provider fails); return how many were embedded."""
@@ -110,6 +116,11 @@ class EmbeddingWorker:
                 await self.run_pending()
             except BackendUnavailable as exc:
                 log.warning("embedding worker cannot reach the store: %s", exc.message)
+            except SearchUnavailable as exc:  # configuration: say it once, not every poll
+                if not self._said_no_search:
+                    log.warning("embedding is paused: %s", exc.message)
+                    self._said_no_search = True
+                self.status = EmbeddingStatus(self.status.embedded, exc.message)
             except Exception:  # the worker boundary: log, keep going
                 log.exception("embedding worker error")
             try:

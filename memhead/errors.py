@@ -61,6 +61,13 @@ class BackendUnavailable(MemheadError):
     status = 503
 
 
+class SearchUnavailable(MemheadError):
+    """The store cannot search at all (a Redis without the query engine): configuration,
+    not an outage, so retrying will not help."""
+
+    status = 501
+
+
 class ProviderFailure(MemheadError):
     """An LLM or embedding provider failed after its retries."""
 

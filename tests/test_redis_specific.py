@@ -4,6 +4,7 @@ its search indexes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,9 +15,11 @@ import redis
 from redis.asyncio import Redis
 from redis.asyncio.connection import SSLConnection
 
+from memhead.embedding import EmbeddingWorker
 from memhead.errors import BackendUnavailable, ConfigError, EmbeddingMismatch, MemheadError
 from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
-from memhead.settings import load_settings
+from memhead.providers import build_embedder
+from memhead.settings import Settings, load_settings
 from memhead.stores import open_store
 from memhead.stores.redis import RedisStore
 from memhead.stores.redis_keys import (
@@ -29,6 +32,7 @@ from memhead.stores.redis_keys import (
 )
 from memhead.stores.redis_search import day, fold, match_terms, search_tag
 from memhead.stores.sqlite import SqliteStore
+from tests.fake_openai import FakeOpenAI
 from tests.redis_server import delete_prefix, start_redis
 
 HOSTILE = [
@@ -643,3 +647,28 @@ async def test_the_prefix_setting_keeps_a_deployment_apart(
         await store.close()
         delete_prefix(redis_url, name)
         drop_indexes(redis_url, Keys(name))
+
+
+async def test_the_embedding_worker_says_once_that_search_is_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a Redis without the query engine the worker cannot find its backlog; that is
+    configuration, so it is logged once and shown in the status, not on every poll."""
+    with FakeOpenAI() as fake, start_redis(search=False, dir=tmp_path) as plain:
+        settings = Settings(llm_base_url=fake.base_url)
+        embedder = build_embedder(settings, "fake-embedding")
+        assert embedder is not None
+        store = RedisStore.from_url(plain.url)
+        await store.setup()
+        worker = EmbeddingWorker(store, embedder, poll_s=0.01)
+        with caplog.at_level(logging.WARNING, logger="memhead"):
+            running = asyncio.create_task(worker.run())
+            await asyncio.sleep(0.3)  # about 30 polls
+            await worker.stop()
+            await running
+        await embedder.close()
+        await store.close()
+    paused = [r for r in caplog.records if "embedding is paused" in r.getMessage()]
+    assert len(paused) == 1 and "Redis 8" in paused[0].getMessage()
+    assert worker.status.last_error is not None and "Query Engine" in worker.status.last_error
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
 
-from memhead.errors import BackendUnavailable, ConfigError, MemheadError
+from memhead.errors import BackendUnavailable, ConfigError, SearchUnavailable
 from memhead.models import (
     ApiKey,
     Hit,
@@ -402,7 +402,7 @@ class RedisStore:
         if self.has_search is None:
             await self.setup()
         if not self.has_search:
-            raise MemheadError(NO_SEARCH)
+            raise SearchUnavailable(NO_SEARCH)
         return self._search
 
     @_unavailable_as_503
