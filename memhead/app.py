@@ -28,7 +28,7 @@ from memhead.providers import build_llm, configured_embedder, describe_llm
 from memhead.providers.base import LLM, Embedder
 from memhead.search import SearchService
 from memhead.settings import Settings
-from memhead.stores import Store, open_store
+from memhead.stores import Store, store_for
 from memhead.worker import build_worker
 
 log = logging.getLogger("memhead")
@@ -50,7 +50,7 @@ def create_app(
     are set up and closed here); otherwise they are built from ``settings``."""
     metrics = Metrics()
     if store is None:
-        store = open_store(settings.resolved_store_url, **settings.store_options())
+        store = store_for(settings)
     store = instrument(store, metrics)
     llm = llm if llm is not None else build_llm(settings)
     embedder = embedder if embedder is not None else configured_embedder(settings)

@@ -22,7 +22,7 @@ from memhead.models import DEFAULT_TENANT, now_ms
 from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
 from memhead.settings import Settings, load_settings
-from memhead.stores import open_store
+from memhead.stores import store_for
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -66,7 +66,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings, llm: LLM | None, embedder: Embedder | None) -> int:
-    store = open_store(settings.resolved_store_url, **settings.store_options())
+    store = store_for(settings)
     await store.setup()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -103,7 +103,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_keys(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.resolved_store_url, **settings.store_options())
+    store = store_for(settings)
     await store.setup()
     try:
         if args.action == "create":
@@ -142,7 +142,7 @@ def _add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[str]:
-        store = open_store(settings.resolved_store_url, **settings.store_options())
+        store = store_for(settings)
         await store.setup()
         try:
             return await store.check()

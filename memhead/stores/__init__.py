@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from memhead.errors import ConfigError
+from memhead.settings import Settings
 from memhead.stores.base import Store
 
 
@@ -16,12 +17,10 @@ def open_store(
     """Build (but do not connect) the store a URL names: ``sqlite://...`` or ``redis(s)://...``.
     The keyword options are each backend's own (``Settings.store_options()`` gives them)."""
     if url.startswith("sqlite://"):
-        from memhead.stores.sqlite import SqliteStore, path_from_url
+        from memhead.stores.sqlite import SqliteStore
 
-        return SqliteStore(
-            path_from_url(url),
-            synchronous=sqlite_synchronous,
-            vector_cache_bytes=vector_cache_mb * 1024 * 1024,
+        return SqliteStore.from_url(
+            url, synchronous=sqlite_synchronous, vector_cache_bytes=vector_cache_mb * 1024 * 1024
         )
     if url.startswith(("redis://", "rediss://", "unix://")):
         from memhead.stores.redis import RedisStore
@@ -30,4 +29,9 @@ def open_store(
     raise ConfigError(f"unsupported store URL {url!r}: use sqlite:///path or redis://host:port")
 
 
-__all__ = ["Store", "open_store"]
+def store_for(settings: Settings) -> Store:
+    """The store the settings name, with their options."""
+    return open_store(settings.resolved_store_url, **settings.store_options())
+
+
+__all__ = ["Store", "open_store", "store_for"]

@@ -110,8 +110,12 @@ class SqliteStore:
         self._vectors = search.VectorCache(vector_cache_bytes)
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
-        return cls(path_from_url(url))
+    def from_url(
+        cls, url: str, *, synchronous: str = "NORMAL", vector_cache_bytes: int = 512 * 1024 * 1024
+    ) -> SqliteStore:
+        return cls(
+            path_from_url(url), synchronous=synchronous, vector_cache_bytes=vector_cache_bytes
+        )
 
     # -- plumbing ---------------------------------------------------------------------
 
