@@ -253,13 +253,13 @@ def parse_args() -> argparse.Namespace:
 Runs = dict[str, dict[str, list[dict[str, Any]]]]
 
 
-def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
+def run_all(args: argparse.Namespace) -> tuple[Runs, list[str], dict[str, float] | None]:
     """Floor and memhead side by side: a warm-up, then ``--runs`` rounds of each workload.
     The summarizing side comes after, alone: its worker keeps summarizing between its own
     runs and would take the core from the others."""
     runs: Runs = {}
     problems: list[str] = []
-    args.compactions = None
+    jobs = None
     with tempfile.TemporaryDirectory(prefix="memhead-load-") as name, ExitStack() as stack:
         tmp = Path(name)
         with ExitStack() as phase:
@@ -278,8 +278,8 @@ def run_all(args: argparse.Namespace) -> tuple[Runs, list[str]]:
                 memhead_servers(args.backend, args.cores, args.wrk_core, tmp, llm)
             )
             problems += run_sides({SUMMARIZING: side}, runs, args)
-            args.compactions = compactions(side.ports)
-    return runs, problems
+            jobs = compactions(side.ports)
+    return runs, problems, jobs
 
 
 def run_sides(servers: dict[str, Servers], runs: Runs, args: argparse.Namespace) -> list[str]:
@@ -338,8 +338,8 @@ def summarize(
 
 def main() -> None:
     args = parse_args()
-    runs, problems = run_all(args)
-    summary, verdict = summarize(runs, args.backend, args.compactions)
+    runs, problems, jobs = run_all(args)
+    summary, verdict = summarize(runs, args.backend, jobs)
     config = {k: getattr(args, k) for k in ("backend", "processes", "runs", "duration")}
     config |= {"connections": args.connections, "sessions": args.sessions, "cpus": os.cpu_count()}
     config |= {"server_cores": args.cores, "wrk_core": args.wrk_core, "wrk_threads": args.threads}
