@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
+from memhead.stores.redis_batches import BatchedScript, ScriptBatcher
 from memhead.stores.redis_keys import LUA_HELPERS
 
 READ_ONLY = "#!lua flags=no-writes\n"
@@ -300,23 +300,25 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
-    append: AsyncScript
-    read: AsyncScript
-    put_session: AsyncScript
-    delete: AsyncScript
-    commit_summary: AsyncScript
-    record_failure: AsyncScript
-    acquire_lease: AsyncScript
-    release_lease: AsyncScript
-    due_sessions: AsyncScript
-    store_vector: AsyncScript
+    append: BatchedScript
+    read: BatchedScript
+    put_session: BatchedScript
+    delete: BatchedScript
+    commit_summary: BatchedScript
+    record_failure: BatchedScript
+    acquire_lease: BatchedScript
+    release_lease: BatchedScript
+    due_sessions: BatchedScript
+    store_vector: BatchedScript
 
 
 def register(client: Redis) -> Scripts:
-    """Register every script once; each loads itself on first use (and after a restart)."""
+    """Register every script once; each loads itself on first use (and after a restart).
+    Concurrent calls share pipelines (``redis_batches``)."""
+    batcher = ScriptBatcher(client)
 
-    def script(source: str) -> AsyncScript:
-        return client.register_script(source)
+    def script(source: str) -> BatchedScript:
+        return BatchedScript(client.register_script(source), batcher)
 
     return Scripts(
         append=script(APPEND),

@@ -1,0 +1,90 @@
+"""Auto-pipelined script calls (``redis_batches``): each caller gets its own reply or its own
+error, whatever else shares its pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from memhead.stores.redis_batches import BatchedScript, ScriptBatcher
+
+PUSH = "redis.call('RPUSH', KEYS[1], ARGV[1]); return redis.call('LLEN', KEYS[1])"
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    c = Redis.from_url(redis_url)
+    yield c
+    await c.aclose()
+
+
+def names(n: int) -> list[str]:
+    base = f"memhead-test-batch-{uuid.uuid4().hex}"
+    return [f"{base}:{i}" for i in range(n)]
+
+
+async def connections_received(client: Redis) -> int:
+    stats = await client.info("stats")
+    return int(stats["total_connections_received"])
+
+
+async def test_concurrent_calls_share_a_pipeline_and_each_gets_its_own_reply(
+    client: Redis,
+) -> None:
+    push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
+    keys = names(10)
+    await push(keys=[keys[0]], args=["warm"])  # one connection in the pool, scripts loaded
+    before = await connections_received(client)
+    lengths = await asyncio.gather(*(push(keys=[keys[i % 10]], args=[f"v{i}"]) for i in range(200)))
+    # the calls ran in the order they were made, and each caller got its own list's length
+    assert lengths == [i // 10 + 1 + (i % 10 == 0) for i in range(200)]
+    assert await client.lrange(keys[3], 0, -1) == [f"v{i}".encode() for i in range(3, 200, 10)]
+    # alone, 200 concurrent calls would each have checked out (and opened) a connection
+    assert await connections_received(client) - before <= 1
+
+
+async def test_a_failing_call_fails_only_its_caller(client: Redis) -> None:
+    push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
+    keys = names(3)
+    await client.set(keys[1], "not a list")
+    results = await asyncio.gather(
+        *(push(keys=[k], args=["x"]) for k in keys), return_exceptions=True
+    )
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+    assert await client.get(keys[1]) == b"not a list"
+
+
+async def test_scripts_the_server_forgot_are_loaded_again(client: Redis) -> None:
+    push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
+    keys = names(5)
+    await push(keys=[keys[0]], args=["x"])
+    await client.script_flush()  # as after a restart: every EVALSHA now answers NOSCRIPT
+    assert await asyncio.gather(*(push(keys=[k], args=["y"]) for k in keys)) == [2, 1, 1, 1, 1]
+
+
+async def test_a_cancelled_caller_leaves_the_others_answered(client: Redis) -> None:
+    push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
+    keys = names(4)
+    calls = [asyncio.ensure_future(push(keys=[k], args=["x"])) for k in keys]
+    await asyncio.sleep(0)  # all four are queued in the same turn
+    calls[1].cancel()
+    done = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert [done[0], done[2], done[3]] == [1, 1, 1]
+
+
+async def test_a_refused_connection_fails_every_call_of_the_pipeline() -> None:
+    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    push = BatchedScript(dead.register_script(PUSH), ScriptBatcher(dead))
+    results = await asyncio.gather(
+        *(push(keys=[k], args=["x"]) for k in names(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RedisConnectionError) for r in results), results
+    await dead.aclose()
