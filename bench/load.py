@@ -10,9 +10,10 @@ the other core. wrk drives three workloads with ``bench/load.lua``:
 - post: POSTs only; get: GETs only (of sessions the mixed run wrote).
 
 Each workload runs ``--runs`` times per server, floor and memhead interleaved; the table
-shows medians: req/s, p50/p99/p99.9 latency, the server's CPU (cores busy) and RSS, and
-memhead / floor. Every memhead answer is checked: each GET of the mixed workload must return
-the message of that session's last acknowledged POST, each GET of the get workload must be
+shows medians: req/s, p50/p99/p99.9 latency, the server's CPU (cores busy, and µs of CPU
+per request), redis-server's CPU (store), the server's RSS, and memhead / floor. Every
+memhead answer is checked: each GET of the mixed workload must return the message of that
+session's last acknowledged POST, each GET of the get workload must be
 that session's, and an error or a wrong answer fails the run (exit 1). Compaction is off (no
 LLM) unless ``--summaries SECONDS`` adds a third side, measured after the other two: memhead
 summarizing all the while against a fake OpenAI-compatible provider that takes that long per
@@ -79,6 +80,7 @@ class Servers:
 
     pids: list[int]
     ports: list[int]
+    store_pid: int | None = None  # redis-server, whose CPU is reported apart
 
 
 @contextmanager
@@ -124,6 +126,7 @@ def memhead_servers(
 ) -> Iterator[Servers]:
     """memhead on a fresh store; with ``llm`` (provider settings), summaries run too."""
     with ExitStack() as stack:
+        store_pid = None
         if backend == "sqlite":
             url = f"sqlite:///{tmp / ('load-llm.db' if llm else 'load.db')}"
         else:
@@ -135,7 +138,7 @@ def memhead_servers(
                     check=True,
                     capture_output=True,
                 )
-            url = redis.url
+            url, store_pid = redis.url, redis.process.pid
         env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, **(llm or {})}
         procs = [
             stack.enter_context(MemheadProcess(env, cwd=tmp, launcher=pinned(core)))
@@ -143,7 +146,7 @@ def memhead_servers(
         ]
         for proc in procs:
             proc.wait_ready()
-        yield Servers([p.proc.pid for p in procs], [p.port for p in procs])
+        yield Servers([p.proc.pid for p in procs], [p.port for p in procs], store_pid)
 
 
 def wrk(
@@ -173,11 +176,15 @@ def wrk(
 def measure(
     servers: Servers, mode: str, prefix: str, check: bool, args: argparse.Namespace
 ) -> dict[str, Any]:
+    store = [] if servers.store_pid is None else [servers.store_pid]
     cpu0 = sum(cpu_seconds(pid) for pid in servers.pids)
+    store0 = sum(cpu_seconds(pid) for pid in store)
     start = time.monotonic()
     result = wrk(servers.ports, mode, prefix, check, args, args.duration)
     elapsed = time.monotonic() - start
     result["cpu_cores"] = (sum(cpu_seconds(pid) for pid in servers.pids) - cpu0) / elapsed
+    result["store_cores"] = (sum(cpu_seconds(pid) for pid in store) - store0) / elapsed
+    result["cpu_us_per_req"] = result["cpu_cores"] * elapsed * 1e6 / max(result["requests"], 1)
     result["rss_mb"] = sum(rss_mb(pid) for pid in servers.pids)
     result["mode"] = mode
     return result
@@ -197,7 +204,10 @@ def failures(result: dict[str, Any], check: bool) -> list[str]:
     return problems
 
 
-SUMMARY_KEYS = ("req_per_s", "p50_ms", "p99_ms", "p999_ms", "cpu_cores", "rss_mb")
+SUMMARY_KEYS = (
+    *("req_per_s", "p50_ms", "p99_ms", "p999_ms", "cpu_cores", "rss_mb"),
+    *("store_cores", "cpu_us_per_req"),
+)
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -206,7 +216,8 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def table(summary: dict[str, Any]) -> str:
     head = f"{'server':<10} {'workload':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-    rows = [head + f"{'p99.9 ms':>8} {'cores':>5} {'RSS MB':>7} {'x floor':>7}"]
+    head += f"{'p99.9 ms':>8} {'cores':>5} {'µs/req':>6} {'store':>5} {'RSS MB':>7}"
+    rows = [head + f" {'x floor':>7}"]
     for target in summary["targets"]:
         for mode in WORKLOADS:
             m = summary[target][mode]
@@ -214,6 +225,7 @@ def table(summary: dict[str, Any]) -> str:
             rows.append(
                 f"{target:<10} {mode:<8} {m['req_per_s']:>8.0f} {m['p50_ms']:>7.2f} "
                 f"{m['p99_ms']:>7.2f} {m['p999_ms']:>8.2f} {m['cpu_cores']:>5.2f} "
+                f"{m['cpu_us_per_req']:>6.0f} {m['store_cores']:>5.2f} "
                 f"{m['rss_mb']:>7.1f} {ratio:>7.2f}"
             )
     return "\n".join(rows)
