@@ -1,4 +1,10 @@
-"""The data model shared by the service, the stores and the worker (ARCHITECTURE.md)."""
+"""The data model shared by the service, the stores and the worker (ARCHITECTURE.md).
+
+Values are frozen dataclasses, except the ones every request builds by the dozen (``Message``,
+``NewMessage``, ``Session``, ``Memory``): a frozen dataclass sets each field through
+``object.__setattr__``, 1.0 µs per six-field object against 0.23 µs, and a window read
+builds one per message. Nothing mutates them all the same.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewMessage:
     """A message as a client posts it; the store assigns its ``seq``."""
 
@@ -26,7 +32,7 @@ class NewMessage:
     created_at: int | None = None  # ms since epoch; the store uses "now" when absent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     seq: int
     role: str
@@ -36,7 +42,7 @@ class Message:
     metadata: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Session:
     """A session with its summary state and its compaction status."""
 
@@ -70,7 +76,7 @@ class SessionPatch:
     metadata: JSONObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Memory:
     """What a client reads back: the session (if any) and its window, newest first."""
 

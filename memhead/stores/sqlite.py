@@ -43,6 +43,11 @@ SESSION_COLUMNS = (
     "next_attempt_at"
 )
 MESSAGE_COLUMNS = "seq, role, content, created_at, client_id, metadata"
+WRITER_CHECKPOINT_PAGES = 16_000
+"""The writer's own checkpoint (the one that lets the WAL start over, see ``Checkpointer``)
+runs once the WAL holds this many pages (64 MB of 4 KB pages): each one stalls the queue for
+its fsyncs, so the rarer the better for p99 (bench/load mixed: 29-31 ms with 4,000 pages, 27 ms
+with 16,000), at the cost of a larger WAL file between them."""
 
 
 def path_from_url(url: str) -> str:
@@ -135,7 +140,9 @@ class SqliteStore:
         await self._run(migrate)
         if self.path != ":memory:":  # most checkpointing moves to its own thread
             self._checkpointer.start()
-            await self._run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint = 4000"))
+            await self._run(
+                lambda conn: conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
+            )
 
     async def close(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)
