@@ -46,8 +46,9 @@ MESSAGE_COLUMNS = "seq, role, content, created_at, client_id, metadata"
 WRITER_CHECKPOINT_PAGES = 16_000
 """The writer's own checkpoint (the one that lets the WAL start over, see ``Checkpointer``)
 runs once the WAL holds this many pages (64 MB of 4 KB pages): each one stalls the queue for
-its fsyncs, so the rarer the better for p99 (bench/load mixed: 29-31 ms with 4,000 pages, 27 ms
-with 16,000), at the cost of a larger WAL file between them."""
+its fsyncs, so the rarer the better for p99 (bench/load mixed, single runs: 29-31 ms with 4,000 pages,
+27-30 ms with 16,000; the gain is within the noise of one run), at the cost of a larger WAL
+file between them."""
 
 
 def path_from_url(url: str) -> str:
