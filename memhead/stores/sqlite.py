@@ -43,12 +43,13 @@ SESSION_COLUMNS = (
     "next_attempt_at"
 )
 MESSAGE_COLUMNS = "seq, role, content, created_at, client_id, metadata"
-WRITER_CHECKPOINT_PAGES = 16_000
+WRITER_CHECKPOINT_PAGES = 4000
 """The writer's own checkpoint (the one that lets the WAL start over, see ``Checkpointer``)
-runs once the WAL holds this many pages (64 MB of 4 KB pages): each one stalls the queue for
-its fsyncs, so the rarer the better for p99 (bench/load mixed, single runs: 29-31 ms with 4,000 pages,
-27-30 ms with 16,000; the gain is within the noise of one run), at the cost of a larger WAL
-file between them."""
+runs once the WAL holds this many pages. Each one stalls the queue for its fsyncs, but a
+longer WAL slows every read that misses the page cache (SQLite's docs: readers search the WAL
+index, which grows with it). Tried 16,000: single-run p99s within the noise (27-30 ms
+against 29-31), and in one bench/load run the summarizing side fell to 2.5-4.3k req/s from
+4.9-5.3k (a noisy run, but no gain to set against it)."""
 
 
 def path_from_url(url: str) -> str:
