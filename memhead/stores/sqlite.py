@@ -295,18 +295,18 @@ class SqliteStore:
         return {row[4]: _message(row) for row in rows}
 
     async def memory(self, key: SessionKey, window: int) -> Memory:
-        def read(conn: sqlite3.Connection) -> Memory:
-            session = self._get_session(conn, key)
-            if session is None:
-                return Memory(None, [])
-            rows = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = ? AND seq > ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (int(session.incarnation), session.upto_seq, window),
-            ).fetchall()
-            return Memory(session, [_message(r) for r in rows])
+        return await self._run(self._read_memory, key, window)
 
-        return await self._run(read)
+    def _read_memory(self, conn: sqlite3.Connection, key: SessionKey, window: int) -> Memory:
+        session = self._get_session(conn, key)
+        if session is None:
+            return Memory(None, [])
+        rows = conn.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = ? AND seq > ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (int(session.incarnation), session.upto_seq, window),
+        ).fetchall()
+        return Memory(session, [_message(r) for r in rows])
 
     async def history(
         self, key: SessionKey, *, before_seq: int | None, limit: int
