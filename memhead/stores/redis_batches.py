@@ -8,7 +8,8 @@ and timeout wrappers, a write and a read); in a pipeline the same script call co
 a transaction changes nothing about what each call does: every script still runs atomically
 and on its own, and each caller gets its own reply or its own error. (Calls of one turn come
 from concurrent requests, which never had an order among them; a request's own calls are
-made one after another.) A call made alone is sent alone, as before, so an idle server pays nothing.
+made one after another.) A call made alone is sent alone, as before, so an idle server pays
+nothing.
 
 Scripts are called by SHA (``EVALSHA``). A script the server does not know (it restarted, or
 ``SCRIPT FLUSH``) answers ``NOSCRIPT``; that call alone is then retried through redis-py's

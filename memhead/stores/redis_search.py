@@ -407,13 +407,13 @@ class RedisSearch:
             raise EmbeddingMismatch(f"vectors of different dimensions in one batch: {dimensions}")
         await self._ensure_vector_index(await self._claim_space(model, dimensions[0]))
         k = self.keys
-        await asyncio.gather(  # the calls share pipelines (redis_batches)
-            *(
+        calls = []
+        for item, vector in items:
+            key, seq = item.key, item.message.seq
+            calls.append(
                 self.scripts.store_vector(
                     keys=[k.session(key), k.message(key, seq), k.vector(key, seq), k.embed()],
                     args=[item.incarnation, normalised(vector), k.embed_member(key, seq)],
                 )
-                for item, vector in items
-                for key, seq in [(item.key, item.message.seq)]
             )
-        )
+        await asyncio.gather(*calls)  # made together, they share pipelines (redis_batches)
