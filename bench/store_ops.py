@@ -71,18 +71,13 @@ def statements(conn: sqlite3.Connection) -> dict[str, float]:
     """The SQL of one append, statement by statement, on the store's own schema; every
     transaction is rolled back, so the store is left as it was."""
     sids = [r[0] for r in conn.execute("SELECT sid FROM sessions ORDER BY sid").fetchall()]
-    rowids = itertools.count(10_000_000)  # keyword rows of no message, unique across rounds
-    seqs = dict(conn.execute("SELECT sid, last_seq FROM sessions").fetchall())
-    start = dict(seqs)
+    rowids = itertools.count(10_000_000)  # keyword rows of no message
+    seqs = itertools.count(10_000_000)  # beyond every stored seq, so each (sid, seq) is new
 
     def insert_message(i: int) -> None:
-        sid = sids[i % SESSIONS]
-        if i == 0:  # a new round: the last one was rolled back
-            seqs.update(start)
-        seqs[sid] += 1
         conn.execute(
             f"INSERT INTO messages (sid, {MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sid, seqs[sid], "AI", f"answer s=1 n={i}, with some detail", i, None, None),
+            (sids[i % SESSIONS], next(seqs), "AI", f"answer s=1 n={i}", i, None, None),
         )
 
     return {
@@ -145,7 +140,7 @@ async def measure(path: Path) -> dict[str, Any]:
 
     def direct(conn: sqlite3.Connection) -> dict[str, float]:
         now = int(time.time() * 1000)
-        out = {
+        return {
             "append, direct": per_op(
                 conn,
                 lambda i: store._append(conn, keys[i % SESSIONS], bodies[i], now, W, None, None),
@@ -155,7 +150,6 @@ async def measure(path: Path) -> dict[str, Any]:
                 conn, lambda i: store._read_memory(conn, keys[i % SESSIONS], W), write=False
             ),
         }
-        return out
 
     # on the store's thread and connection, as one job: nothing else is queued meanwhile
     results: dict[str, float] = await store._run(statements)
