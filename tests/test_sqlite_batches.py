@@ -109,3 +109,29 @@ async def test_an_unreadable_file_is_an_outage_not_a_crash(tmp_path: Path) -> No
             await runner.submit(ids)
     finally:
         await asyncio.to_thread(runner.stop)
+
+
+async def test_state_remembered_in_an_undone_batch_is_forgotten(tmp_path: Path) -> None:
+    # Whatever an operation cached from a transaction that did not commit (the SQLite
+    # store's vector cache) must be dropped: the rollback hook runs after every rollback.
+    path = tmp_path / "b.db"
+    rollbacks: list[list[int]] = []
+    runner = BatchRunner(
+        connector(path), name="test-sqlite", on_rollback=lambda: rollbacks.append(seen[:])
+    )
+    seen: list[int] = []
+
+    def remember(conn: sqlite3.Connection) -> None:
+        seen[:] = ids(conn)
+
+    try:
+        await one_batch(runner, (insert, 1), (insert, 2, 99), (remember,))  # fails at COMMIT
+        assert rollbacks == [[1, 2]]  # the hook ran after the doomed rows had been seen
+        await one_batch(runner, (insert, 3), (insert_then_fail, 4), (remember,))
+        # the batch was undone, then its operations ran alone: the failing one again undone
+        assert len(rollbacks) == 3
+        await runner.submit(insert, 5)
+    finally:
+        await asyncio.to_thread(runner.stop)
+    assert len(rollbacks) == 3  # commits call no hook
+    assert seen == [3] and committed(path) == [3, 5]

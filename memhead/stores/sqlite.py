@@ -112,9 +112,14 @@ class SqliteStore:
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
-        self._runner = BatchRunner(self._connect, name="memhead-sqlite")
-        self._checkpointer = Checkpointer(self._connect)
         self._vectors = search.VectorCache(vector_cache_bytes)
+        # A search in a batch that is then rolled back may have cached vectors that were
+        # never committed; the cache is keyed by the session's vector count, which the
+        # next write can bring back to the same number with other vectors.
+        self._runner = BatchRunner(
+            self._connect, name="memhead-sqlite", on_rollback=self._vectors.clear
+        )
+        self._checkpointer = Checkpointer(self._connect)
 
     @classmethod
     def from_url(

@@ -58,23 +58,6 @@ def translate(exc: Exception) -> Exception:
     return exc
 
 
-def _commit(conn: sqlite3.Connection) -> BackendUnavailable | None:
-    if not conn.in_transaction:
-        return None
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        _rollback(conn)
-        return unavailable(exc)
-    return None
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
 @dataclass(slots=True)
 class _Job:
     fn: Callable[..., Any]
@@ -99,9 +82,17 @@ def _deliver(outcomes: list[_Outcome]) -> None:
 class BatchRunner:
     """The thread that owns one SQLite connection (opened by ``connect`` on that thread)."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        name: str,
+        on_rollback: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_rollback`` runs on this thread after every rollback, before anything else:
+        whatever an operation remembered from its undone transaction must be forgotten."""
         self._connect = connect
         self._name = name
+        self._on_rollback = on_rollback
         self._jobs: deque[_Job | None] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -173,24 +164,41 @@ class BatchRunner:
         try:
             outcomes: list[tuple[bool, Any]] = [(True, job.fn(conn, *job.args)) for job in batch]
         except Exception as exc:
-            _rollback(conn)
+            self._rollback(conn)
             if len(batch) == 1:
                 return [(False, translate(exc))]
             # Rare (a bug, a full disk): undo the batch and run each operation on its own,
             # so only the failing one fails and nothing saw another's undone writes.
             return [self._alone(conn, job) for job in batch]
-        failure = _commit(conn)
+        failure = self._commit(conn)
         return outcomes if failure is None else [(False, failure)] * len(batch)
 
-    @staticmethod
-    def _alone(conn: sqlite3.Connection, job: _Job) -> tuple[bool, Any]:
+    def _alone(self, conn: sqlite3.Connection, job: _Job) -> tuple[bool, Any]:
         try:
             value = job.fn(conn, *job.args)
         except Exception as exc:
-            _rollback(conn)
+            self._rollback(conn)
             return (False, translate(exc))
-        failure = _commit(conn)
+        failure = self._commit(conn)
         return (True, value) if failure is None else (False, failure)
+
+    def _commit(self, conn: sqlite3.Connection) -> BackendUnavailable | None:
+        if not conn.in_transaction:
+            return None
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            return unavailable(exc)
+        return None
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Undo the open transaction, if any; the hook runs either way, since operations
+        that read may have remembered state that a failed commit leaves undone."""
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        self._on_rollback()
 
     def _close(self) -> None:
         if self.conn is not None:

@@ -92,6 +92,10 @@ class VectorCache:
         self._put(sid, entry)
         return entry
 
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
     def _put(self, sid: int, entry: SessionVectors) -> None:
         old = self._entries.pop(sid, None)
         if old is not None:
