@@ -17,8 +17,9 @@ from typing import Any, TypeVar, cast
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from memhead.errors import BackendUnavailable, ConfigError, SearchUnavailable
 from memhead.models import (
@@ -151,14 +152,22 @@ class RedisStore:
     def from_url(
         cls, url: str, prefix: str = "memhead", *, timeout_s: float = TIMEOUT_S
     ) -> RedisStore:
-        """``redis://``, ``rediss://`` (TLS) or ``unix://``; timeouts, one quick retry."""
+        """``redis://``, ``rediss://`` (TLS) or ``unix://``; timeouts, no blind retries."""
         client = Redis.from_url(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
-            # One retry, on connection errors only: it replaces a pooled connection that died
-            # with a server restart. Timeouts are not retried: the command may have run.
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), 1, (ConnectionError,)),
+            # No retries (redis-py's default is three). A connection that fails after a
+            # command was sent may fail after Redis ran it: an append sent again would be
+            # stored twice. A failed call is a 503; the client decides whether to send it
+            # again. A pooled connection that died with a server restart needs no retry
+            # either: the pool checks each connection as it hands it out and replaces one
+            # the server has closed...
+            retry=Retry(NoBackoff(), 0),
+            # ...unless maintenance notifications are on. redis-py 8.1 skips that check
+            # when they are, and their default, "auto", counts as on. They are a feature
+            # of Redis Software/Cloud over RESP3; memhead speaks RESP2.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
             health_check_interval=30,
         )
         return cls(client, prefix=prefix)
