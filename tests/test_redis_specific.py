@@ -303,6 +303,7 @@ class ReplyDropper:
         self._server.close()
         await self._server.wait_closed()
         await asyncio.wait_for(asyncio.gather(*self._handlers), 5)  # 3.11 does not wait
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
