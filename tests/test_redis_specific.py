@@ -319,15 +319,15 @@ class ReplyDropper:
                 dst.write(data)
                 await dst.drain()
 
-        done, pending = await asyncio.wait(
+        _, pending = await asyncio.wait(
             [
                 asyncio.create_task(pipe(reader, up_writer, replies=False)),
                 asyncio.create_task(pipe(up_reader, writer, replies=True)),
             ],
             return_when=asyncio.FIRST_COMPLETED,
         )
-        for task in pending:
-            task.cancel()
+        for other in pending:
+            other.cancel()
         for stream in (writer, up_writer):
             stream.close()
             with contextlib.suppress(ConnectionError):

@@ -115,11 +115,11 @@ async def test_state_remembered_in_an_undone_batch_is_forgotten(tmp_path: Path) 
     # Whatever an operation cached from a transaction that did not commit (the SQLite
     # store's vector cache) must be dropped: the rollback hook runs after every rollback.
     path = tmp_path / "b.db"
+    seen: list[int] = []
     rollbacks: list[list[int]] = []
     runner = BatchRunner(
         connector(path), name="test-sqlite", on_rollback=lambda: rollbacks.append(seen[:])
     )
-    seen: list[int] = []
 
     def remember(conn: sqlite3.Connection) -> None:
         seen[:] = ids(conn)
