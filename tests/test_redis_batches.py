@@ -75,6 +75,28 @@ async def test_scripts_the_server_forgot_are_loaded_again(client: Redis) -> None
     assert await asyncio.gather(*(push(keys=[k], args=["y"]) for k in keys)) == [2, 1, 1, 1, 1]
 
 
+async def test_many_calls_the_server_forgot_go_again_in_pipelines(redis_url: str) -> None:
+    # After a restart, a burst of calls (an embedding batch, a busy server) all answer
+    # NOSCRIPT. Each pipeline's calls are sent again one after another, so the first loads
+    # the script for the rest, and the burst holds one pooled connection per pipeline, not
+    # one per call (all at once, a 2,000-vector store_vectors ran out of the pool's 100).
+    pipelines = 15
+    client = Redis.from_url(redis_url, max_connections=pipelines + 1)
+    try:
+        push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
+        keys = names(pipelines * MAX_PIPELINE)
+        await push(keys=[keys[0]], args=["x"])
+        await client.script_flush()
+        await client.config_resetstat()
+        assert await asyncio.gather(*(push(keys=[k], args=["y"]) for k in keys)) == [2] + [1] * (
+            len(keys) - 1
+        )
+        commands = await client.info("commandstats")
+        assert commands["cmdstat_script|load"]["calls"] <= pipelines
+    finally:
+        await client.aclose()
+
+
 async def test_a_cancelled_caller_leaves_the_others_answered(client: Redis) -> None:
     push = BatchedScript(client.register_script(PUSH), ScriptBatcher(client))
     keys = names(4)

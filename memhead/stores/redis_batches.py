@@ -13,7 +13,7 @@ nothing.
 
 Scripts are called by SHA (``EVALSHA``). A script the server does not know (it restarted, or
 ``SCRIPT FLUSH``) answers ``NOSCRIPT``; that call alone is then retried through redis-py's
-own script object, which loads the script first (all such calls of a pipeline at once).
+own script object, which loads the script first.
 """
 
 from __future__ import annotations
@@ -83,15 +83,11 @@ class ScriptBatcher:
             for call in batch:
                 _settle(call.future, exc, failed=True)
             return
-        unknown = []
         for call, reply in zip(batch, replies, strict=True):
             if isinstance(reply, NoScriptError):
-                unknown.append(call)
+                await self._alone(call)
             else:
                 _settle(call.future, reply, failed=isinstance(reply, Exception))
-        # After a restart every call of the pipeline answers NOSCRIPT: resend them at once,
-        # not one round trip after another.
-        await asyncio.gather(*(self._alone(call) for call in unknown))
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         """One write and one read; a call's own error comes back as its reply."""
