@@ -1,5 +1,5 @@
-"""The README and docs/: every relative link lands, every page is reachable, every setting is
-documented.
+"""The README and docs/: every relative link lands, every page is reachable, every file path
+named in code exists, every setting is documented.
 
 Links are read with markdown-it (so code blocks and spans are not mistaken for links) and
 anchors are checked against GitHub's heading ids: lower case, punctuation dropped, spaces to
@@ -22,6 +22,8 @@ from memhead.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+REPO_PATH = re.compile(r"(?<![\w./-])((?:memhead|bench|tests|scripts|docs|\.ci)/[\w./-]*[\w/])")
+"""A path inside the repository, as the docs name files in code (`bench/load.py`)."""
 
 
 def _tokens(page: Path) -> list[Token]:
@@ -77,6 +79,21 @@ def test_every_relative_link_points_at_something_that_exists(page: Path) -> None
         elif anchor and target.suffix == ".md" and anchor not in _anchors(target):
             broken.append(f"{href}: no heading #{anchor} in {target.name}")
     assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def _code_paths(page: Path) -> set[str]:
+    """Repository paths named in the code spans and code blocks of ``page``."""
+    code = []
+    for token in _tokens(page):
+        code += [token.content] if token.type in ("fence", "code_block") else []
+        code += [c.content for c in token.children or [] if c.type == "code_inline"]
+    return {m.group(1) for text in code for m in REPO_PATH.finditer(text)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_file_path_named_in_code_exists(page: Path) -> None:
+    missing = sorted(p for p in _code_paths(page) if not (ROOT / p).exists())
+    assert not missing, f"{page.relative_to(ROOT)} names {missing}, which do not exist"
 
 
 def test_every_docs_page_can_be_reached_from_the_readme() -> None:
