@@ -83,7 +83,7 @@ OPEN_PATHS = {"/", "/healthz", "/readyz", "/metrics"}
 TAGS = [
     {"name": "motorhead", "description": "Motörhead's API, for its existing clients."},
     {
-        "name": "motorhead (hosted shape)",
+        "name": "motorhead hosted",
         "description": "Motörhead's hosted (Metal) API: the same routes, each body wrapped "
         'as `{"data": ...}`.',
     },

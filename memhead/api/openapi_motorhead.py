@@ -168,7 +168,7 @@ def _key_check() -> dict[str, Any]:
         "required": ["client_id", "active"],
     }
     return operation(
-        tag="motorhead (hosted shape)",
+        tag="motorhead hosted",
         summary="Credential check used by n8n",
         description="n8n's Motörhead node calls this to test its credentials: any 2xx passes. "
         "With authentication on, a valid key answers 200 and anything else 401; with it off, "
@@ -192,6 +192,6 @@ def motorhead_paths() -> dict[str, Any]:
     return {
         "/": {"get": now},
         **_paths("", "motorhead", False),
-        **_paths("/v1/motorhead", "motorhead (hosted shape)", True),
+        **_paths("/v1/motorhead", "motorhead hosted", True),
         "/v1/keys/current": {"get": _key_check()},
     }
