@@ -28,6 +28,7 @@ from memhead import Settings, create_app
 from memhead.api import examples
 from memhead.stores.sqlite import SqliteStore
 from tests.servers import serve_in_thread
+from tests.test_auth import keys_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"  # the system's: Selenium Manager never downloads one
@@ -130,6 +131,13 @@ def try_it_out(driver: WebDriver, block: WebElement) -> str:
     """Expand an operation, press "Try it out" then "Execute"; the status shown."""
     expand(block)
     wait_for(driver, ".try-out__btn", block).click()
+    return execute(driver, block)
+
+
+def execute(driver: WebDriver, block: WebElement) -> str:
+    """Press "Execute" (clearing any earlier answer first); the status shown."""
+    for clear in block.find_elements(By.CSS_SELECTOR, ".btn-clear"):
+        clear.click()
     wait_for(driver, ".execute", block).click()
     cell = ".live-responses-table tbody .response-col_status"
     WebDriverWait(driver, WAIT_S).until(
@@ -141,11 +149,11 @@ def try_it_out(driver: WebDriver, block: WebElement) -> str:
     return block.find_element(By.CSS_SELECTOR, cell).text.strip()
 
 
-def test_docs_render_every_operation_offline(server: str, driver: WebDriver) -> None:
-    doc = httpx.get(f"{server}/openapi.json").json()
-    count = sum(len(ops) for ops in doc["paths"].values())
+def render(driver: WebDriver, url: str) -> PageWatch:
+    """Open ``/docs`` and wait until every operation of the document shows."""
+    count = sum(len(ops) for ops in httpx.get(f"{url}/openapi.json").json()["paths"].values())
     watch = PageWatch(driver)
-    driver.get(f"{server}/docs")
+    driver.get(f"{url}/docs")
     try:
         WebDriverWait(driver, WAIT_S).until(
             lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == count
@@ -156,6 +164,11 @@ def test_docs_render_every_operation_offline(server: str, driver: WebDriver) -> 
             f"/docs did not render {count} operations; requested off the machine: "
             f"{watch.off_machine()}; console errors: {watch.errors}"
         )
+    return watch
+
+
+def test_docs_render_every_operation_offline(server: str, driver: WebDriver) -> None:
+    watch = render(driver, server)
     assert watch.read().off_machine() == []
     assert driver.title == "memhead - Swagger UI"
     # Motörhead, hosted shape, native and operations routes all render
@@ -193,3 +206,27 @@ def test_docs_render_every_operation_offline(server: str, driver: WebDriver) -> 
         assert f"http://{host}{path}" in watch.urls, path
     assert watch.off_machine() == []
     assert watch.errors == []
+
+
+def test_authorize_sends_the_key_to_the_data_routes(tmp_path: Path, driver: WebDriver) -> None:
+    db = str(tmp_path / "keys.db")
+    [key] = keys_for(SqliteStore(db), "acme")
+    app = create_app(Settings(auth="required"), store=SqliteStore(db))
+    with serve_in_thread(app) as url:
+        watch = render(driver, url)
+        sessions = operation(driver, "motorhead", "get_sessions")
+        assert try_it_out(driver, sessions) == "401"
+
+        driver.find_element(By.CSS_SELECTOR, "button.authorize").click()
+        dialog = wait_for(driver, ".modal-ux")
+        bearer = next(
+            c
+            for c in dialog.find_elements(By.CSS_SELECTOR, ".auth-container")
+            if c.text.startswith("bearer")
+        )
+        bearer.find_element(By.CSS_SELECTOR, "input").send_keys(key)
+        bearer.find_element(By.CSS_SELECTOR, "button.authorize").click()
+        dialog.find_element(By.CSS_SELECTOR, ".close-modal").click()
+
+        assert execute(driver, sessions) == "200"
+        assert watch.read().off_machine() == []

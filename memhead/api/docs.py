@@ -46,6 +46,7 @@ class SwaggerDocs:
         return await self.files.get_response(request.path_params["name"], request.scope)
 
     def routes(self) -> list[BaseRoute]:
+        """``/docs`` and ``/docs/static/{name}``, both open without a key."""
         return [
             Route("/docs", self.page, methods=["GET"], include_in_schema=False),
             Route(ASSETS + "/{name}", self.asset, methods=["GET"], include_in_schema=False),

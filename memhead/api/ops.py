@@ -21,12 +21,16 @@ from memhead.stores import Store
 
 
 class Health(BaseModel):
+    """Body of ``/healthz``."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [examples.HEALTH]})
 
     status: Literal["ok"]
 
 
 class EmbeddingProgress(BaseModel):
+    """How this process's embedding worker is doing."""
+
     embedded: int = Field(description="Messages this process has embedded since it started.")
     last_error: str | None = Field(description="The last embedding failure, until one succeeds.")
     attempts: int = Field(description="Failed attempts since the last success.")
@@ -36,6 +40,8 @@ class EmbeddingProgress(BaseModel):
 
 
 class Readiness(BaseModel):
+    """Body of ``/readyz``; the embedding fields appear only with an embedder."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [examples.READINESS]})
 
     status: Literal["ok"]
