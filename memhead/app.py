@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from memhead import __version__
 from memhead.api.compat import motorhead_routes
+from memhead.api.docs import SwaggerDocs
 from memhead.api.edge import EdgeMiddleware, MemheadApp
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
@@ -97,10 +98,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by SwaggerDocs, from memhead itself
         redoc_url=None,
     )
 
+    app.router.routes.extend(SwaggerDocs(title=app.title, openapi_url="/openapi.json").routes())
     app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
     app.router.routes.extend(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)

@@ -28,7 +28,7 @@ OPEN_ROUTES = {
     "/metrics",
     "/openapi.json",
     "/docs",
-    "/docs/oauth2-redirect",
+    "/docs/static/{name}",
 }
 
 

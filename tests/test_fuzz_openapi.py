@@ -50,7 +50,7 @@ def fuzz(app: ASGIApp) -> None:
     with serve_in_thread(app) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 19
+        assert len(operations) >= 22
         for operation in operations:
 
             @given(case=operation.as_strategy())

@@ -117,7 +117,8 @@ class NativeEndpoints:
         return SummaryOut.of(await self.service.session(await self._key(request, session_id)))
 
     async def get_session(self, request: Request, session_id: SessionId) -> SessionOut:
-        """A session's record."""
+        """A session's record: user, metadata, namespace, times and message count; 404 when
+        it does not exist."""
         return SessionOut.of(await self.service.session(await self._key(request, session_id)))
 
     async def put_session(

@@ -1,19 +1,58 @@
-"""Operations endpoints: liveness, readiness, metrics. Not part of the documented API."""
+"""Operations endpoints: liveness, readiness, metrics. Open without a key; their responses
+are described by the models below (``memhead.api.openapi`` documents them)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from memhead.api import examples
 from memhead.api.responses import json_response
 from memhead.embedding import EmbeddingWorker
 from memhead.metrics import Metrics
 from memhead.providers.base import LLM, Embedder
 from memhead.stores import Store
+
+
+class Health(BaseModel):
+    """Body of ``/healthz``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.HEALTH]})
+
+    status: Literal["ok"]
+
+
+class EmbeddingProgress(BaseModel):
+    """How this process's embedding worker is doing."""
+
+    embedded: int = Field(description="Messages this process has embedded since it started.")
+    last_error: str | None = Field(description="The last embedding failure, until one succeeds.")
+    attempts: int = Field(description="Failed attempts since the last success.")
+    next_attempt_at: int | None = Field(
+        description="No retry before this time (milliseconds since the epoch)."
+    )
+
+
+class Readiness(BaseModel):
+    """Body of ``/readyz``; the embedding fields appear only with an embedder."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.READINESS]})
+
+    status: Literal["ok"]
+    store: str = Field(description="The backend: `sqlite` or `redis`.")
+    llm: bool = Field(description="Whether summaries are configured.")
+    embedding_backlog: int | None = Field(
+        None, description="With an embedder: messages waiting for a vector, counted up to 1000."
+    )
+    embedding: EmbeddingProgress | None = Field(
+        None, description="This process's embedding worker, when it runs one."
+    )
 
 
 class OpsEndpoints:

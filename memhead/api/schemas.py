@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from memhead.api import examples
 from memhead.models import Memory, Message, NewMessage, Session
 
 # -- Motörhead shape ----------------------------------------------------------------------
@@ -52,6 +53,8 @@ class Now(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ERROR]})
+
     error: str
 
 
@@ -104,7 +107,7 @@ class MessageIn(BaseModel):
 
 
 class AppendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.APPEND]})
 
     messages: list[MessageIn] = Field(min_length=1)
 
@@ -130,6 +133,8 @@ class MessageOut(BaseModel):
 
 
 class MessageList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MESSAGE_LIST]})
+
     messages: list[MessageOut]
     next_before_seq: int | None = Field(
         None, description="Pass as `before_seq` for the next (older) page; null at the end."
@@ -137,6 +142,8 @@ class MessageList(BaseModel):
 
 
 class MemoryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MEMORY]})
+
     messages: list[MessageOut] = Field(description="The window, newest first.")
     summary: str | None
     upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
@@ -158,13 +165,17 @@ class MemoryOut(BaseModel):
 
 
 class SessionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.SESSION_PUT]}
+    )
 
     user_id: str | None = Field(None, min_length=1, max_length=256)
     metadata: Metadata | None = None
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION]})
+
     id: str
     user_id: str | None
     metadata: dict[str, Any] | None
@@ -187,11 +198,15 @@ class SessionOut(BaseModel):
 
 
 class SessionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SESSION_LIST]})
+
     sessions: list[SessionOut]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
 
 
 class SummaryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUMMARY_STATE]})
+
     summary: str | None
     upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
     tokens: int = Field(description="Provider tokens spent summarizing this session.")
@@ -220,7 +235,7 @@ def _maybe_datetime(ms: int | None) -> datetime | None:
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SEARCH]})
 
     query: str = Field(min_length=1, max_length=10_000)
     session_id: str | None = Field(None, min_length=1, description="Search one session.")
@@ -248,5 +263,7 @@ class SearchHit(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SEARCH_RESULT]})
+
     mode: Literal["hybrid", "vector", "keyword"] = Field(description="The mode actually used.")
     hits: list[SearchHit]
