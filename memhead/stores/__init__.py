@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from memhead.errors import ConfigError
 from memhead.settings import Settings
-from memhead.stores.base import Store
+from memhead.stores.roles import Store
 
 
 def open_store(
