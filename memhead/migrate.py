@@ -52,7 +52,8 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 from memhead.errors import BackendUnavailable, ConfigError, Conflict
 from memhead.models import NewMessage, SessionKey, now_ms
-from memhead.stores import Store, open_store
+from memhead.stores import open_store
+from memhead.stores.roles import CompactionStore
 
 Style = Literal["legacy", "session"]
 
@@ -244,11 +245,11 @@ async def _context_and_tokens(source: Redis, style: Style, sid: str) -> tuple[st
     return (None if context is None else context.decode(errors="replace")), max(tokens, 0)
 
 
-# -- writing the target (the Store protocol only) ------------------------------------------
+# -- writing the target (the store's Sessions and CompactionQueue roles only) -----------------
 
 
 async def import_session(
-    store: Store, tenant: str, src: MotorheadSession, *, window: int, counts: Counts
+    store: CompactionStore, tenant: str, src: MotorheadSession, *, window: int, counts: Counts
 ) -> None:
     key = SessionKey(tenant, src.id)
     before = await store.get_session(key)
@@ -272,7 +273,7 @@ async def import_session(
         counts.tokens += 1
 
 
-async def add_tokens(store: Store, key: SessionKey, tokens: int, *, window: int) -> None:
+async def add_tokens(store: CompactionStore, key: SessionKey, tokens: int, *, window: int) -> None:
     """Raise the session's token count, keeping its summary and ``upto_seq``; retried when a
     compaction (or a client) changed the summary in between."""
     for _ in range(COMMIT_ATTEMPTS):
@@ -297,7 +298,7 @@ async def add_tokens(store: Store, key: SessionKey, tokens: int, *, window: int)
 
 
 async def migrate(
-    source: Redis, store: Store, *, tenant: str, window: int, progress: TextIO | None
+    source: Redis, store: CompactionStore, *, tenant: str, window: int, progress: TextIO | None
 ) -> Counts:
     """Copy every Motörhead session of ``source`` into ``store``; safe to run again."""
     found = await scan(source)

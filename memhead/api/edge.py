@@ -22,8 +22,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memhead.api.responses import BodyLimit, response_for
+from memhead.api.route_metrics import RequestMetrics
 from memhead.logs import RequestIds, request_id
-from memhead.metrics import RequestMetrics
 
 SUFFIX = "/memory"
 SESSION = "/sessions/{session_id:path}/memory"
