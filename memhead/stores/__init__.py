@@ -1,4 +1,5 @@
-"""Storage backends behind one protocol; ``open_store`` picks one by URL."""
+"""Storage backends behind one contract (``roles``: a protocol per role, ``Store`` their
+union); ``open_store`` picks a backend by URL."""
 
 from __future__ import annotations
 
