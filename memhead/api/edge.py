@@ -32,8 +32,8 @@ Edge = Callable[[ASGIApp], ASGIApp]
 
 
 class EdgeMiddleware:
-    """Every HTTP request's first stop, in one layer (each layer costs on every request):
-    its request id (``logs``), its metrics (``route_metrics``) and its body limit (``responses``)."""
+    """Every HTTP request's first stop, in one layer (each layer costs on every request): its
+    request id (``logs``), its metrics (``route_metrics``) and its body limit (``responses``)."""
 
     def __init__(
         self, app: ASGIApp, *, ids: RequestIds, metrics: RequestMetrics, limit: BodyLimit
