@@ -8,7 +8,8 @@ if #s == 0 then return {} end
 local h = {}
 for i = 1, #s, 2 do h[s[i]] = s[i + 1] end
 local last, upto = tonumber(h.last_seq), tonumber(h.upto_seq)
-local mode, from, to, step = ARGV[2], 0, 0, -1
+local mode, step = ARGV[2], -1
+local from, to
 if mode == 'window' then
   from, to = last, math.max(upto + 1, last - tonumber(ARGV[3]) + 1)
 elseif mode == 'history' then
