@@ -33,6 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import memhead.stores.sqlite.sessions as sessions  # noqa: E402
 from memhead.models import NewMessage, SessionKey  # noqa: E402
 from memhead.stores.sqlite import MESSAGE_COLUMNS, SqliteStore  # noqa: E402
 
@@ -143,11 +144,11 @@ async def measure(path: Path) -> dict[str, Any]:
         return {
             "append, direct": per_op(
                 conn,
-                lambda i: store._append(conn, keys[i % SESSIONS], bodies[i], now, W, None, None),
+                lambda i: sessions.append(conn, keys[i % SESSIONS], bodies[i], now, W, None, None),
                 write=True,
             ),
             "window read, direct": per_op(
-                conn, lambda i: store._read_memory(conn, keys[i % SESSIONS], W), write=False
+                conn, lambda i: sessions.memory(conn, keys[i % SESSIONS], W), write=False
             ),
         }
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -19,18 +17,20 @@ from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
 from memhead.api.responses import BodyLimit, install_error_handlers
+from memhead.api.route_metrics import RequestMetrics
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
-from memhead.embedding import EmbeddingWorker
+from memhead.background import background, build_workers
+from memhead.banner import SUMMARIES_OFF, describe
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
-from memhead.metrics import Metrics, RequestMetrics, instrument
-from memhead.providers import build_llm, configured_embedder, describe_llm
+from memhead.metrics import Metrics
+from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
 from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.stores import Store, store_for
-from memhead.worker import build_worker
+from memhead.stores.instrumented import InstrumentedStore
 
 log = logging.getLogger("memhead")
 
@@ -50,9 +50,7 @@ def create_app(
     """The ASGI app. Pass ``store`` / ``llm`` / ``embedder`` to use objects you built (they
     are set up and closed here); otherwise they are built from ``settings``."""
     metrics = Metrics()
-    if store is None:
-        store = store_for(settings)
-    store = instrument(store, metrics)
+    store = InstrumentedStore(store if store is not None else store_for(settings), metrics)
     llm = llm if llm is not None else build_llm(settings)
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
@@ -111,72 +109,3 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     return app
-
-
-SUMMARIES_OFF = (
-    "summaries are off: set OPENAI_API_KEY (OpenAI), MEMHEAD_LLM_BASE_URL (Ollama, vLLM, any "
-    "OpenAI-compatible server) or AZURE_API_KEY/AZURE_API_BASE/AZURE_DEPLOYMENT_ID to enable them"
-)
-
-
-class Background(Protocol):
-    async def run(self) -> None: ...
-    async def stop(self, grace_s: float = 5.0) -> None: ...
-
-
-def build_workers(
-    settings: Settings,
-    store: Store,
-    llm: LLM | None,
-    embedder: Embedder | None,
-    metrics: Metrics | None = None,
-) -> list[Background]:
-    """The background workers the configuration calls for: compaction, embedding."""
-    workers: list[Background] = []
-    if llm is not None:
-        workers.append(build_worker(settings, store, llm, metrics))
-    if embedder is not None:
-        workers.append(
-            EmbeddingWorker(
-                store,
-                embedder,
-                batch=settings.embed_batch,
-                poll_s=settings.worker_poll_s,
-                backoff_ms=int(settings.failure_backoff_s * 1000),
-                metrics=metrics,
-            )
-        )
-    return workers
-
-
-@asynccontextmanager
-async def background(*workers: Background) -> AsyncIterator[None]:
-    """Run ``workers`` for the duration of the block; stop them cleanly at the end."""
-    tasks = [asyncio.create_task(w.run(), name=type(w).__name__) for w in workers]
-    try:
-        yield
-    finally:
-        for worker in workers:
-            await worker.stop()
-        await asyncio.gather(*tasks)
-
-
-def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None) -> str:
-    """The startup line: which store, LLM and embedder this server uses."""
-    embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
-    return (
-        f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
-        f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, "
-        f"window={settings.window_size}, "
-        f"long_term_memory={settings.long_term_memory}, auth={settings.auth}"
-    )
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a store URL."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}" if ":" in creds else url

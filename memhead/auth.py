@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from memhead.errors import Unauthorized
 from memhead.models import ApiKey, now_ms
-from memhead.stores import Store
+from memhead.stores.roles import KeyStore
 
 PREFIX = "mh_"
 
@@ -26,7 +26,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(store: Store, tenant: str, name: str) -> tuple[ApiKey, str]:
+async def create_key(store: KeyStore, tenant: str, name: str) -> tuple[ApiKey, str]:
     """Create a key for ``tenant``; returns its record and the key (never stored)."""
     if not tenant:
         raise ValueError("tenant must not be empty")
@@ -59,7 +59,7 @@ def presented_key(request: Request) -> str | None:
 class KeyTenancy:
     """Resolves each request to its key's tenant; 401 without a live key."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: KeyStore) -> None:
         self.store = store
 
     async def __call__(self, request: Request) -> str:

@@ -1,4 +1,7 @@
-"""The ``memhead`` command: ``serve``, ``worker`` and ``migrate-motorhead``."""
+"""The ``memhead`` command: ``serve``, ``worker`` and ``migrate-motorhead``.
+
+The web stack (uvicorn, the app, authentication) is imported only by the commands that use
+it, so ``memhead worker`` runs without it."""
 
 from __future__ import annotations
 
@@ -11,10 +14,8 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import uvicorn
-
-from memhead.app import SUMMARIES_OFF, background, build_workers, create_app, describe
-from memhead.auth import create_key
+from memhead.background import background, build_workers
+from memhead.banner import SUMMARIES_OFF, describe
 from memhead.errors import ConfigError
 from memhead.logs import configure_logging
 from memhead.migrate import run as run_migration
@@ -28,6 +29,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from memhead.app import create_app
+
     host = args.host or settings.host
     if settings.auth == "off" and host not in LOOPBACK:
         logging.getLogger("memhead").warning(
@@ -103,6 +108,8 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from memhead.auth import create_key
+
     store = store_for(settings)
     await store.setup()
     try:

@@ -1,6 +1,6 @@
 """Folding the oldest unsummarized messages of one session into its running summary.
 
-The invariants (ARCHITECTURE.md 2-4): every message is either in the window
+The invariants (2-4 in ``docs/architecture.md``): every message is either in the window
 (``seq > upto_seq``) or covered by the summary, never both; the commit is a compare-and-set
 against the summary version and the session's incarnation read at the start, so a context
 written or a DELETE made meanwhile wins; appends made meanwhile are untouched (their seqs are
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from memhead.errors import ProviderFailure
 from memhead.models import Message, Session, SessionKey
 from memhead.providers.base import LLM
-from memhead.stores import Store
+from memhead.stores.roles import CompactionStore
 from memhead.tokens import TokenCounter
 
 log = logging.getLogger("memhead.compaction")
@@ -84,7 +84,7 @@ class Compactor:
 
     def __init__(
         self,
-        store: Store,
+        store: CompactionStore,
         llm: LLM,
         counter: TokenCounter,
         *,

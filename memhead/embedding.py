@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,13 +20,17 @@ from memhead.errors import (
 )
 from memhead.metrics import Metrics
 from memhead.models import PendingEmbedding, now_ms
+from memhead.polling import poll, retry_delay_ms
 from memhead.providers.base import Embedder
 from memhead.retrieval import embedding_text
-from memhead.stores import Store
+from memhead.stores.roles import EmbeddingQueue
 
 log = logging.getLogger("memhead.embedding")
 
 MAX_BACKOFF_MS = 600_000
+"""Embedding retries back off to one every ten minutes at most: a failure stops all
+embedding (one backlog for the whole store), so it is retried sooner than a session's
+compaction (``worker.MAX_BACKOFF_MS``)."""
 
 
 def message_text(item: PendingEmbedding) -> str:
@@ -46,7 +49,7 @@ class EmbeddingStatus:
 class EmbeddingWorker:
     def __init__(
         self,
-        store: Store,
+        store: EmbeddingQueue,
         embedder: Embedder,
         *,
         batch: int = 64,
@@ -104,29 +107,33 @@ class EmbeddingWorker:
 
     def _failed(self, error: str) -> None:
         attempts = self.status.attempts + 1
-        delay = min(self.backoff_ms * 2 ** (attempts - 1), MAX_BACKOFF_MS)
-        retry_at = self.clock() + int(delay * random.uniform(1.0, 1.25))
+        delay = retry_delay_ms(self.backoff_ms, attempts, MAX_BACKOFF_MS)
+        retry_at = self.clock() + delay
         log.warning("embedding failed (attempt %d), next try in %d ms: %s", attempts, delay, error)
         self.status = EmbeddingStatus(self.status.embedded, error, attempts, retry_at)
 
     async def run(self) -> None:
         """Embed as messages arrive until ``stop()``."""
-        while not self._stopping.is_set():
-            try:
-                await self.run_pending()
-            except BackendUnavailable as exc:
-                log.warning("embedding worker cannot reach the store: %s", exc.message)
-            except SearchUnavailable as exc:  # configuration: say it once, not every poll
-                if not self._said_no_search:
-                    log.warning("embedding is paused: %s", exc.message)
-                    self._said_no_search = True
-                self.status = EmbeddingStatus(self.status.embedded, exc.message)
-            except Exception:  # the worker boundary: log, keep going
-                log.exception("embedding worker error")
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
-            except TimeoutError:
-                pass
+        await poll(
+            self._step,
+            stopping=self._stopping,
+            interval_s=self.poll_s,
+            log=log,
+            name="embedding worker",
+        )
+
+    async def _step(self) -> None:
+        try:
+            await self.run_pending()
+        except BackendUnavailable:
+            raise  # the poll loop waits it out
+        except SearchUnavailable as exc:  # configuration: say it once, not every poll
+            if not self._said_no_search:
+                log.warning("embedding is paused: %s", exc.message)
+                self._said_no_search = True
+            self.status = EmbeddingStatus(self.status.embedded, exc.message)
+        except Exception:  # the worker boundary: log, keep going
+            log.exception("embedding worker error")
 
     async def stop(self, grace_s: float = 5.0) -> None:
         self._stopping.set()

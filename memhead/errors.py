@@ -9,6 +9,7 @@
     │   └── Forbidden            403
     ├── NotFound                 404
     ├── BackendUnavailable       503
+    ├── SearchUnavailable        501
     ├── ProviderFailure          502
     └── EmbeddingMismatch        500
 

@@ -8,9 +8,10 @@ import itertools
 import json
 import logging
 import secrets
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from starlette.types import Scope
+if TYPE_CHECKING:  # a worker process logs too, without the web stack
+    from starlette.types import Scope
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 """The id of the request this task serves (a context variable: each request's task has its own)."""

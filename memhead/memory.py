@@ -16,7 +16,7 @@ from memhead.models import (
     SessionPatch,
     now_ms,
 )
-from memhead.stores import Store
+from memhead.stores.roles import Sessions
 
 CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
 """Control characters (Unicode category Cc), refused in session ids; the OpenAPI document
@@ -44,7 +44,7 @@ class SessionPage:
 class MemoryService:
     """Validates what the store cannot, and turns requests into store operations."""
 
-    def __init__(self, store: Store, *, window: int, limits: Limits | None = None) -> None:
+    def __init__(self, store: Sessions, *, window: int, limits: Limits | None = None) -> None:
         self.store = store
         self.window = window
         self.limits = limits or Limits()

@@ -1,22 +1,19 @@
-"""Prometheus metrics of one server or worker process, in its own registry (no globals)."""
+"""Prometheus metrics of one server or worker process, in its own registry (no globals).
+
+What records them: ``api.route_metrics`` (HTTP requests), ``stores.instrumented`` (store
+operations), the workers (jobs). Nothing here needs the web stack, so a worker process
+imports it without FastAPI."""
 
 from __future__ import annotations
 
 import bisect
-import functools
-import inspect
 import itertools
-import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
-from starlette.types import Scope
 
+EXPOSITION_TYPE = "text/plain; version=0.0.4"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
@@ -53,8 +50,9 @@ class Metrics:
             "memhead_provider_tokens", "Tokens providers reported for summaries", registry=r
         )
 
-    async def endpoint(self, request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
+    def exposition(self) -> tuple[bytes, str]:
+        """Every metric in Prometheus' text format, and that format's media type."""
+        return generate_latest(self.registry), EXPOSITION_TYPE
 
 
 class HotCounter:
@@ -106,70 +104,3 @@ class HotHistogram:
             cumulative = list(itertools.accumulate(series[:-1]))
             family.add_metric(values, list(zip(bounds, cumulative, strict=True)), series[-1])
         yield family
-
-
-class RequestMetrics:
-    """Counts and times HTTP requests by route template (never by session id)."""
-
-    def __init__(self, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
-        self.metrics = metrics
-        self.routes = routes
-        self._templates: dict[Any, str] | None = None
-
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        route = self._route_name(scope)
-        method = scope["method"]
-        self.metrics.requests.inc((route, method, str(status)))
-        self.metrics.latency.observe(self.metrics.latency.child((route, method)), seconds)
-
-    def _route_name(self, scope: Scope) -> str:
-        """The template of the route that served the request. The router leaves the matched
-        endpoint in the scope (not the route), so the template is looked up by endpoint
-        instead of matching the path a second time."""
-        if self._templates is None:
-            self._templates = dict(_endpoint_templates(self.routes, ""))
-        return self._templates.get(scope.get("endpoint"), "unmatched")
-
-
-def _endpoint_templates(routes: Sequence[BaseRoute], prefix: str) -> list[tuple[Any, str]]:
-    """``(endpoint, path template)`` of every route, inside included routers too."""
-    found: list[tuple[Any, str]] = []
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:  # FastAPI's wrapper around an included APIRouter
-            found += _endpoint_templates(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
-        elif hasattr(route, "endpoint"):
-            found.append((route.endpoint, prefix + str(getattr(route, "path", ""))))
-    return found
-
-
-class _InstrumentedStore:
-    """A store whose every coroutine method is timed into ``store_latency``."""
-
-    def __init__(self, store: Any, metrics: Metrics) -> None:
-        self._store = store
-        self._metrics = metrics
-        self.backend = store.backend
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not inspect.iscoroutinefunction(attr):
-            return attr
-        histogram = self._metrics.store_latency
-        series = histogram.child((self.backend, name))
-
-        @functools.wraps(attr)
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return await attr(*args, **kwargs)
-            finally:
-                histogram.observe(series, time.perf_counter() - start)
-
-        setattr(self, name, timed)  # built once per method, then found directly
-        return timed
-
-
-def instrument(store: Any, metrics: Metrics) -> Any:
-    """``store`` with its operation latency recorded (same protocol, same behaviour)."""
-    return _InstrumentedStore(store, metrics)

@@ -1,4 +1,4 @@
-"""The data model shared by the service, the stores and the worker (ARCHITECTURE.md).
+"""The data model shared by the service, the stores and the workers (``docs/architecture.md``).
 
 Values are frozen dataclasses, except the ones every request builds by the dozen (``Message``,
 ``NewMessage``, ``Session``, ``Memory``): a frozen dataclass sets each field through

@@ -16,7 +16,7 @@ from memhead import retrieval
 from memhead.errors import InvalidRequest
 from memhead.models import Hit, SearchScope
 from memhead.providers.base import Embedder
-from memhead.stores import Store
+from memhead.stores.roles import SearchIndex
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MAX_LIMIT = 100
@@ -35,7 +35,7 @@ class Result:
 
 
 class SearchService:
-    def __init__(self, store: Store, embedder: Embedder | None) -> None:
+    def __init__(self, store: SearchIndex, embedder: Embedder | None) -> None:
         self.store = store
         self.embedder = embedder
 

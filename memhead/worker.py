@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -19,14 +18,17 @@ from memhead.compaction import Compactor, Outcome
 from memhead.errors import BackendUnavailable
 from memhead.metrics import Metrics
 from memhead.models import SessionKey, now_ms
+from memhead.polling import poll, retry_delay_ms
 from memhead.providers.base import LLM
 from memhead.settings import Settings
-from memhead.stores import Store
+from memhead.stores.roles import CompactionStore
 from memhead.tokens import build_token_counter, default_budget
 
 log = logging.getLogger("memhead.worker")
 
 MAX_BACKOFF_MS = 3_600_000
+"""A session's retries back off to one an hour at most: its failure is recorded on it and
+other sessions go on meanwhile, so waiting long costs that session alone."""
 
 
 class Worker:
@@ -70,15 +72,9 @@ class Worker:
     async def run(self) -> None:
         """Poll for due work until ``stop()``."""
         log.info("worker %s started (concurrency %d)", self.owner[:8], self.concurrency)
-        while not self._stopping.is_set():
-            try:
-                await self._start_due()
-            except BackendUnavailable as exc:
-                log.warning("worker cannot reach the store: %s", exc.message)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
-            except TimeoutError:
-                pass
+        await poll(
+            self._start_due, stopping=self._stopping, interval_s=self.poll_s, log=log, name="worker"
+        )
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop polling, let running compactions finish for ``grace_s``, then cancel them
@@ -167,8 +163,8 @@ class Worker:
         session = await self.store.get_session(key)
         if session is None:
             return
-        delay = min(self.backoff_ms * 2**session.attempts, MAX_BACKOFF_MS)
-        retry_at = self.clock() + int(delay * random.uniform(1.0, 1.25))
+        delay = retry_delay_ms(self.backoff_ms, session.attempts + 1, MAX_BACKOFF_MS)
+        retry_at = self.clock() + delay
         log.warning(
             "compaction of %r failed (attempt %d), next try in %.1fs: %s",
             key.session_id,
@@ -182,7 +178,7 @@ class Worker:
 
 
 def build_worker(
-    settings: Settings, store: Store, llm: LLM, metrics: Metrics | None = None
+    settings: Settings, store: CompactionStore, llm: LLM, metrics: Metrics | None = None
 ) -> Worker:
     """A worker configured from settings, sharing ``store`` with the server."""
     compactor = Compactor(

@@ -13,7 +13,7 @@ from memhead import Settings, create_app
 from memhead.stores.sqlite import SqliteStore
 from tests.servers import serve_in_thread
 
-pytest_plugins = ["tests.redis_server"]
+pytest_plugins = ["tests.redis_server", "tests.backends"]
 
 CONFIG_PREFIXES = ("MEMHEAD_", "MOTORHEAD_", "OPENAI_", "AZURE_")
 CONFIG_NAMES = ("REDIS_URL", "PORT", "HOST")

@@ -18,6 +18,7 @@ from memhead import Settings, create_app
 from memhead.auth import create_key
 from memhead.stores import Store
 from memhead.stores.sqlite import SqliteStore
+from tests.backends import StoreFactory, on_shared_backends
 from tests.servers import MemheadProcess, serve_in_thread
 
 SECRET = "b-secret-zebra"
@@ -43,28 +44,12 @@ def keys_for(store: Store, *tenants: str) -> list[str]:
     return asyncio.run(make())
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A factory of fresh store objects, all on one backend's data."""
-    if request.param == "sqlite":
-        path = tmp_path / "auth.db"
-        yield lambda: SqliteStore(str(path))
-        return
-    from memhead.stores.redis import RedisStore
-    from tests.redis_server import delete_prefix
-
-    url = request.getfixturevalue("redis_url")
-    prefix = f"memhead-auth-{tmp_path.name[-12:]}"
-    yield lambda: RedisStore.from_url(url, prefix=prefix)
-    delete_prefix(url, prefix)
-
-
 @pytest.fixture
-def server(backend: Any) -> Iterator[tuple[str, str, str]]:
-    """A server with auth required; yields (url, key of tenant A, key of tenant B)."""
-    fresh = backend
-    key_a, key_b = keys_for(fresh(), "tenant-a", "tenant-b")
-    app = create_app(Settings(auth="required", long_term_memory=True), store=fresh())
+def server(backend: StoreFactory) -> Iterator[tuple[str, str, str]]:
+    """A server with auth required; yields (url, key of tenant A, key of tenant B). The keys
+    are made through one store object, the server uses another (as the CLI and a server)."""
+    key_a, key_b = keys_for(backend(), "tenant-a", "tenant-b")
+    app = create_app(Settings(auth="required", long_term_memory=True), store=backend())
     with serve_in_thread(app) as url:
         yield url, key_a, key_b
 
@@ -133,6 +118,7 @@ def test_every_data_route_is_enumerated() -> None:
     assert ("POST", "/api/v1/search") in routes and ("GET", "/v1/keys/current") in routes
 
 
+@on_shared_backends
 @pytest.mark.parametrize("method_path", app_routes(), ids=lambda mp: f"{mp[0]} {mp[1]}")
 def test_no_route_lets_a_tenant_touch_anothers_data(
     server: tuple[str, str, str], method_path: tuple[str, str]
@@ -153,6 +139,7 @@ def test_no_route_lets_a_tenant_touch_anothers_data(
         b_unchanged(client, key_b)
 
 
+@on_shared_backends
 def test_same_session_id_in_two_tenants_are_two_sessions(server: tuple[str, str, str]) -> None:
     url, key_a, key_b = server
     with httpx.Client(base_url=url, timeout=10) as client:
@@ -167,6 +154,7 @@ def test_same_session_id_in_two_tenants_are_two_sessions(server: tuple[str, str,
         b_unchanged(client, key_b)
 
 
+@on_shared_backends
 def test_hosted_headers_and_basic_auth_carry_the_key(server: tuple[str, str, str]) -> None:
     url, key_a, _ = server
     with httpx.Client(base_url=url, timeout=10) as client:
@@ -180,6 +168,7 @@ def test_hosted_headers_and_basic_auth_carry_the_key(server: tuple[str, str, str
         assert client.get("/healthz").status_code == 200
 
 
+@on_shared_backends
 def test_langchain_client_with_the_key_in_its_url(server: tuple[str, str, str]) -> None:
     url, key_a, _ = server
     keyed = url.replace("http://", f"http://key:{key_a}@")

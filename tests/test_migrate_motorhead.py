@@ -17,7 +17,7 @@ import pytest
 import redis
 from langchain_community.memory.motorhead_memory import MotorheadMemory
 
-from memhead.migrate import looks_like_session, parse
+from memhead.motorhead_source import looks_like_session, parse
 from tests.redis_server import RedisServer, free_port
 from tests.servers import MemheadProcess
 

@@ -48,6 +48,19 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     assert "memhead_http_request_duration_seconds_bucket" in text
 
 
+def test_metrics_label_every_kind_of_route_by_its_template(client: httpx.Client) -> None:
+    client.put("/api/v1/sessions/secret-a", json={"user_id": "u"})  # the native API's router
+    client.head("/sessions/secret-b/memory")  # a Motörhead route, through the router
+    client.get("/healthz")  # an operations route
+    client.get("/api/v1/nowhere/secret-c")
+    text = client.get("/metrics").text
+    assert 'method="PUT",route="/api/v1/sessions/{session_id:path}",status="200"' in text
+    assert 'method="HEAD",route="/sessions/{session_id:path}/memory"' in text
+    assert 'method="GET",route="/healthz",status="200"' in text
+    assert 'method="GET",route="unmatched",status="404"' in text
+    assert "secret" not in text
+
+
 def test_request_id_is_echoed_or_made(client: httpx.Client) -> None:
     r = client.get("/sessions/x/memory", headers={"x-request-id": "abc-123"})
     assert r.headers["x-request-id"] == "abc-123"

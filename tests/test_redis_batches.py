@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from memhead.stores.redis_batches import MAX_PIPELINE, BatchedScript, ScriptBatcher
+from memhead.stores.redis.batches import MAX_PIPELINE, BatchedScript, ScriptBatcher
 
 PUSH = "redis.call('RPUSH', KEYS[1], ARGV[1]); return redis.call('LLEN', KEYS[1])"
 

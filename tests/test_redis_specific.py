@@ -23,7 +23,7 @@ from memhead.providers import build_embedder
 from memhead.settings import Settings, load_settings
 from memhead.stores import open_store
 from memhead.stores.redis import RedisStore
-from memhead.stores.redis_keys import (
+from memhead.stores.redis.keyspace import (
     LUA_HELPERS,
     Keys,
     key_of_due_member,
@@ -31,7 +31,7 @@ from memhead.stores.redis_keys import (
     listing_member,
     q,
 )
-from memhead.stores.redis_search import day, fold, match_terms, search_tag
+from memhead.stores.redis.text import day, fold, match_terms, search_tag
 from memhead.stores.sqlite import SqliteStore
 from tests.fake_openai import FakeOpenAI
 from tests.redis_server import delete_prefix, start_redis

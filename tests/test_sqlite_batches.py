@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from memhead.errors import BackendUnavailable
-from memhead.stores.sqlite_batches import BatchRunner, writing
+from memhead.stores.sqlite.batches import BatchRunner, writing
 
 SCHEMA = """
 CREATE TABLE parents (id INTEGER PRIMARY KEY);

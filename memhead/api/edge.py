@@ -22,8 +22,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memhead.api.responses import BodyLimit, response_for
+from memhead.api.route_metrics import RequestMetrics
 from memhead.logs import RequestIds, request_id
-from memhead.metrics import RequestMetrics
 
 SUFFIX = "/memory"
 SESSION = "/sessions/{session_id:path}/memory"
@@ -32,8 +32,8 @@ Edge = Callable[[ASGIApp], ASGIApp]
 
 
 class EdgeMiddleware:
-    """Every HTTP request's first stop, in one layer (each layer costs on every request):
-    its request id (``logs``), its metrics (``metrics``) and its body limit (``responses``)."""
+    """Every HTTP request's first stop, in one layer (each layer costs on every request): its
+    request id (``logs``), its metrics (``route_metrics``) and its body limit (``responses``)."""
 
     def __init__(
         self, app: ASGIApp, *, ids: RequestIds, metrics: RequestMetrics, limit: BodyLimit

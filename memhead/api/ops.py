@@ -90,9 +90,14 @@ class OpsEndpoints:
             body["embedding"] = dataclasses.asdict(self.embedding.status)
         return json_response(body)
 
+    async def metrics_page(self, request: Request) -> Response:
+        """Prometheus' text format."""
+        body, media_type = self.metrics.exposition()
+        return Response(body, media_type=media_type)
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/healthz", self.healthz, methods=["GET"], include_in_schema=False),
             Route("/readyz", self.readyz, methods=["GET"], include_in_schema=False),
-            Route("/metrics", self.metrics.endpoint, methods=["GET"], include_in_schema=False),
+            Route("/metrics", self.metrics_page, methods=["GET"], include_in_schema=False),
         ]

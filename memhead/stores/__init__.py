@@ -1,10 +1,11 @@
-"""Storage backends behind one protocol; ``open_store`` picks one by URL."""
+"""Storage backends behind one contract (``roles``: a protocol per role, ``Store`` their
+union); ``open_store`` picks a backend by URL."""
 
 from __future__ import annotations
 
 from memhead.errors import ConfigError
 from memhead.settings import Settings
-from memhead.stores.base import Store
+from memhead.stores.roles import Store
 
 
 def open_store(

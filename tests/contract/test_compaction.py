@@ -1,4 +1,5 @@
-"""Compaction on every backend, through the real openai SDK against a fake provider."""
+"""Compaction on every backend (the ``CompactionStore`` roles as the worker uses them), through
+the real openai SDK against a fake provider."""
 
 from __future__ import annotations
 

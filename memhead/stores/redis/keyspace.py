@@ -31,11 +31,13 @@ that messages appended at the same time come out of the backlog in seq order.
 A listing member is the zero-padded ``updated_at`` followed by the session id, so that
 ``ZRANGE ... BYLEX`` orders by ``(updated_at, id)`` and a cursor is an exact lex bound.
 The Lua scripts rebuild the namespace/user keys and listing members of a session's *old*
-state; ``LUA_HELPERS`` does that with the same rules as the Python below (tests compare them).
+state; ``lua/keys.lua`` (``LUA_HELPERS``) does that with the same rules as the Python below
+(tests compare them).
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from urllib.parse import quote, unquote
 
 from memhead.errors import ConfigError
@@ -45,20 +47,8 @@ LAYOUT_VERSION = 2
 UPDATED_AT_DIGITS = 20
 SEQ_DIGITS = 12
 
-LUA_HELPERS = """
-local function quote(s)
-  return (string.gsub(s, '[^%w%-%._~]', function(c)
-    return string.format('%%%02X', string.byte(c))
-  end))
-end
-local function member(updated_at, id)
-  return string.rep('0', 20 - #updated_at) .. updated_at .. id
-end
-local function embed_member(due_member, seq)
-  local s = tostring(seq)
-  return due_member .. ':' .. string.rep('0', 12 - #s) .. s
-end
-"""
+LUA_HELPERS = (files("memhead.stores.redis") / "lua" / "keys.lua").read_text(encoding="utf-8")
+"""The Lua twins of ``q``, ``listing_member`` and ``Keys.embed_member`` (``lua/keys.lua``)."""
 
 
 def q(value: str) -> str:

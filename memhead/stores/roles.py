@@ -1,4 +1,9 @@
-"""The storage contract every backend implements (tests/contract/ proves it per backend).
+"""The storage contract, cut into roles named for who uses them; ``Store`` is their union.
+
+Each consumer is typed with the role (or the few roles) it calls, so a new capability is a new
+role here, a module per backend under ``stores/sqlite/`` and ``stores/redis/``, a line per
+operation in each store class and in ``InstrumentedStore``, and a module under
+``tests/contract/`` that every backend must pass.
 
 Times are milliseconds since the epoch, passed in by the caller so that tests and the
 worker control the clock. Every method either completes atomically or raises
@@ -24,7 +29,9 @@ from memhead.models import (
 )
 
 
-class Store(Protocol):
+class Lifecycle(Protocol):
+    """Opening, closing and checking a store: what the app, the CLI and the readiness probe use."""
+
     backend: str
     """Short name for logs and metrics, e.g. ``sqlite`` or ``redis``."""
 
@@ -36,6 +43,15 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the backend answers."""
+
+    async def check(self) -> list[str]:
+        """Violations of the store's invariants, one line each (empty when sound): seqs
+        contiguous from 1 to ``last_seq``, ``upto_seq <= last_seq``, no message, vector,
+        keyword row or client id left without its session."""
+
+
+class Sessions(Protocol):
+    """Sessions and their messages: what ``MemoryService`` (and the compactor's reads) use."""
 
     async def append(
         self,
@@ -91,6 +107,11 @@ class Store(Protocol):
     ) -> list[Session]:
         """Sessions, most recently updated first, after the cursor ``(updated_at, id)``."""
 
+
+class CompactionQueue(Protocol):
+    """Sessions due for compaction, their leases and the summary's compare-and-set: what the
+    compaction worker uses."""
+
     async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
         """Sessions due for compaction now whose lease is free or expired, oldest due first."""
 
@@ -125,6 +146,10 @@ class Store(Protocol):
     ) -> None:
         """Note a failed compaction: last error, attempts + 1, not due again before ``retry_at``."""
 
+
+class SearchIndex(Protocol):
+    """Keyword and vector search over stored messages: what ``SearchService`` uses."""
+
     async def keyword_search(
         self, scope: SearchScope, terms: Sequence[str], limit: int
     ) -> list[Hit]:
@@ -142,6 +167,10 @@ class Store(Protocol):
         """The messages at ``(session id, seq)`` positions of a tenant, in the order asked,
         skipping positions that hold no message; ``score`` is 0."""
 
+
+class EmbeddingQueue(Protocol):
+    """Messages waiting for a vector, and storing their vectors: what the embedding worker uses."""
+
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
         """Stored messages without a vector, oldest first."""
 
@@ -152,6 +181,10 @@ class Store(Protocol):
 
         The first call fixes the embedding model and dimension of the store; vectors of
         another dimension or model raise ``EmbeddingMismatch``."""
+
+
+class KeyStore(Protocol):
+    """API keys, stored by the SHA-256 of the key: what authentication and ``memhead keys`` use."""
 
     async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
         """Store an API key's record under the SHA-256 of the key."""
@@ -165,7 +198,10 @@ class Store(Protocol):
     async def tenant_for_key(self, key_hash: str) -> str | None:
         """The tenant of a live key, or ``None`` (unknown or revoked)."""
 
-    async def check(self) -> list[str]:
-        """Violations of the store's invariants, one line each (empty when sound): seqs
-        contiguous from 1 to ``last_seq``, ``upto_seq <= last_seq``, no message, vector,
-        keyword row or client id left without its session."""
+
+class CompactionStore(Sessions, CompactionQueue, Protocol):
+    """What compaction uses: the queue, and the session's state and messages it folds."""
+
+
+class Store(Lifecycle, Sessions, CompactionQueue, SearchIndex, EmbeddingQueue, KeyStore, Protocol):
+    """Everything a backend implements (``SqliteStore``, ``RedisStore``)."""

@@ -1,4 +1,12 @@
-"""One ``store`` fixture, parametrised over every backend; every contract test runs on each."""
+"""Every backend the tests run on, and the fixtures that hand them out (a pytest plugin,
+loaded by ``tests/conftest.py``):
+
+- ``store``: one set-up store of each backend; the contract suite (``tests/contract/``) and
+  any other test that should hold on every backend takes it.
+- ``backend``: a factory of fresh store objects over one backend's data, for tests that need
+  several (a server and the CLI, say). Only ``SHARED`` backends keep data between objects;
+  such a test narrows itself to them with ``on_shared_backends``.
+"""
 
 from __future__ import annotations
 
@@ -37,12 +45,21 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
     "sqlite-file": _sqlite_file,
     "redis": _redis,
 }
+SHARED = ("sqlite-file", "redis")
+"""The backends whose data outlives a store object (an in-memory database does not)."""
+
+on_shared_backends = pytest.mark.parametrize("backend", SHARED, indirect=True)
+"""Runs a test that takes ``backend`` on each of the ``SHARED`` backends only."""
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    factory = BACKENDS[request.param](request, tmp_path)
-    s = factory()
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    return BACKENDS[request.param](request, tmp_path)
+
+
+@pytest.fixture
+async def store(backend: StoreFactory) -> AsyncIterator[Store]:
+    s = backend()
     await s.setup()
     await s.setup()  # setup is idempotent
     yield s

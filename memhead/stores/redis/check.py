@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from memhead.stores.redis_keys import Keys
+from memhead.stores.redis.keyspace import Keys
 
 
 async def _scan(client: Redis, pattern: str) -> AsyncIterator[str]:

@@ -1,29 +1,13 @@
-"""Keyword and vector search: scoping, filters, delete, unicode, punctuation."""
+"""The ``SearchIndex`` role: keyword and vector search, scoping, filters, delete, unicode,
+punctuation, and messages fetched by position."""
 
 from __future__ import annotations
 
 import pytest
 
-from memhead.errors import EmbeddingMismatch
 from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
 from memhead.stores import Store
-
-W = 12
-
-
-async def add(store: Store, key: SessionKey, *contents: str, at: int = 1000) -> None:
-    msgs = [NewMessage("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents)]
-    await store.append(key, msgs, now=at, window=W)
-
-
-def vec(*xs: float) -> list[float]:
-    return [*xs, *([0.0] * (4 - len(xs)))]
-
-
-async def embed_all(store: Store, vectors: dict[str, list[float]]) -> None:
-    """Give every pending message the vector named by its content."""
-    backlog = await store.embedding_backlog(limit=1000)
-    await store.store_vectors([(p, vectors[p.message.content]) for p in backlog], model="m")
+from tests.contract.messages import W, add, embed_all, vec
 
 
 async def test_keyword_search_finds_a_message_right_after_the_append(store: Store) -> None:
@@ -148,29 +132,6 @@ async def test_delete_removes_messages_from_both_indexes(store: Store) -> None:
     await add(store, key, "fresh start")
     assert await store.vector_search(scope, vec(1, 0), 10) == []
     assert [p.message.content for p in await store.embedding_backlog(limit=10)] == ["fresh start"]
-
-
-async def test_vectors_for_deleted_sessions_are_skipped(store: Store) -> None:
-    key = SessionKey("t", "s")
-    await add(store, key, "gone soon")
-    backlog = await store.embedding_backlog(limit=10)
-    await store.delete_session(key)
-    await store.store_vectors([(backlog[0], vec(1, 0))], model="m")
-    await add(store, key, "again")
-    assert await store.vector_search(SearchScope("t", session_id="s"), vec(1, 0), 10) == []
-
-
-async def test_another_dimension_or_model_is_a_clear_error(store: Store) -> None:
-    key = SessionKey("t", "s")
-    await add(store, key, "one", "two")
-    first, second = await store.embedding_backlog(limit=10)
-    await store.store_vectors([(first, vec(1, 0))], model="m")
-    with pytest.raises(EmbeddingMismatch):
-        await store.store_vectors([(second, [1.0, 0.0])], model="m")
-    with pytest.raises(EmbeddingMismatch):
-        await store.store_vectors([(second, vec(1, 0))], model="other")
-    with pytest.raises(EmbeddingMismatch):
-        await store.vector_search(SearchScope("t", session_id="s"), [1.0, 0.0], 10)
 
 
 async def test_fetch_returns_messages_at_positions_in_order(store: Store) -> None:

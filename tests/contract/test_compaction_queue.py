@@ -1,4 +1,4 @@
-"""Due work, leases and the compare-and-set summary commit."""
+"""The ``CompactionQueue`` role: due work, leases and the compare-and-set summary commit."""
 
 from __future__ import annotations
 

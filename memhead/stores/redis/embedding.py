@@ -1,0 +1,62 @@
+"""The ``EmbeddingQueue`` role on Redis: the backlog is the ``P:embed`` zset, kept by the
+append, delete and store-vector scripts; each vector goes to a hash of its own (``indexes``
+says why)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, cast
+
+import memhead.stores.redis.fields as f
+from memhead.errors import EmbeddingMismatch
+from memhead.models import PendingEmbedding
+from memhead.stores.redis.fields import MESSAGE_FIELDS, Db
+from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.keyspace import key_of_embed_member
+from memhead.stores.redis.text import normalised
+
+
+async def embedding_backlog(db: Db, limit: int) -> list[PendingEmbedding]:
+    if limit <= 0:
+        return []
+    members = await db.client.zrange(db.keys.embed(), 0, limit - 1)
+    entries = [key_of_embed_member(m) for m in cast(list[bytes], members)]
+    async with db.client.pipeline(transaction=False) as pipe:
+        for key, seq in entries:
+            # The incarnation is read before the message: a message read after its session
+            # was recreated is then paired with the old incarnation, and skipped on store.
+            pipe.hget(db.keys.session(key), "incarnation")
+            pipe.hmget(db.keys.message(key, seq), MESSAGE_FIELDS)
+        replies: list[Any] = await pipe.execute()
+    return [
+        PendingEmbedding(key, incarnation.decode(), f.message(fields))
+        for (key, _), incarnation, fields in zip(entries, replies[::2], replies[1::2], strict=True)
+        if incarnation is not None and fields[0] is not None  # deleted meanwhile
+    ]
+
+
+async def store_vectors(
+    db: Db,
+    indexes: Indexes,
+    items: Sequence[tuple[PendingEmbedding, Sequence[float]]],
+    model: str,
+) -> None:
+    """Fix (first time) or check the embedding space, then store each vector atomically."""
+    if not items:
+        return
+    dimensions = sorted({len(v) for _, v in items})
+    if len(dimensions) != 1:
+        raise EmbeddingMismatch(f"vectors of different dimensions in one batch: {dimensions}")
+    await indexes.ensure_vector_index(await indexes.claim_space(model, dimensions[0]))
+    k = db.keys
+    calls = []
+    for item, vector in items:
+        key, seq = item.key, item.message.seq
+        calls.append(
+            db.scripts.store_vector(
+                keys=[k.session(key), k.message(key, seq), k.vector(key, seq), k.embed()],
+                args=[item.incarnation, normalised(vector), k.embed_member(key, seq)],
+            )
+        )
+    await asyncio.gather(*calls)  # made together, they share pipelines (batches)

@@ -1,0 +1,154 @@
+"""The Redis Query Engine's indexes over memhead's hashes, and the embedding space.
+
+Two indexes, with the same filter fields:
+
+- ``P:idx`` over the message hashes (``P:msg:``), made by ``setup``: the keyword row of
+  ``retrieval.keyword_fields`` as three TEXT fields, ``text`` (the content), ``context`` (the
+  text of the message stored before it in the session) and ``day`` (its day in words), each
+  folded as SQLite's tokenizer sees it (``text.fold``). Stemming (English) is the engine's;
+  stopwords are off (the service drops its own).
+- ``P:vidx:<dimensions>`` over the vector hashes (``P:vec:``), made when the first vector is
+  stored (only then is the dimension known): ``vector`` (HNSW, cosine). A vector lives in a
+  hash of its own, so that a message hash is written once and never re-indexed: RediSearch
+  re-indexes a hash on any write, and its BM25STD then over-counts a term's documents (an IDF
+  underflow, fixed in later releases). The dimension is in the name, so that an index left
+  from vectors of another size (keys wiped, indexes kept) is never taken for this one.
+
+Filter fields, written by the append script: ``tenant_tag``, ``session_tag`` (tenant and
+session), ``role_tag`` TAG (``text.search_tag``) and ``created_at`` NUMERIC.
+
+The embedding space (model, dimensions) is fixed by the first ``SET NX``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from memhead.errors import EmbeddingMismatch
+from memhead.stores.redis.keyspace import Keys
+
+KEYWORD_FIELDS = ("text", "context", "day")
+"""The keyword row, as ``retrieval.FTS_COLUMNS`` (weighted by ``retrieval.BM25_WEIGHTS``)."""
+FILTER_SCHEMA = (
+    *("tenant_tag", "TAG", "session_tag", "TAG", "role_tag", "TAG"),
+    *("created_at", "NUMERIC"),
+)
+SCORERS = ("BM25STD", "BM25")
+"""Standard BM25 when the engine has it (RediSearch >= 2.10, Redis 8), else its older BM25."""
+SCAN_WAIT_S = 30.0
+"""How long ``setup`` waits for a new index's scan of the existing keys (see ``_create``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    model: str
+    dimensions: int
+
+
+def _already_exists(exc: ResponseError) -> bool:
+    return "already exists" in str(exc).lower()
+
+
+class Indexes:
+    """What one store knows of the indexes: the scorer to use, the embedding space (fixed for
+    good once stored) and whether the vector index is known to exist."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self.scorer = SCORERS[0]
+        self._space: Space | None = None
+        self._vector_index = False
+
+    async def ft(self, *args: Any) -> Any:
+        """An ``FT.*`` command (redis-py types them loosely)."""
+        return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    async def setup(self) -> None:
+        """Create the keyword index (once for all processes) and pick the BM25 scorer."""
+        text_fields = (part for field in KEYWORD_FIELDS for part in (field, "TEXT"))
+        created = await self._create(
+            self.keys.search_index(),
+            *("ON", "HASH", "PREFIX", 1, self.keys.messages_index_prefix(), "STOPWORDS", 0),
+            *("SCHEMA", *text_fields, *FILTER_SCHEMA),
+        )
+        if created:
+            await self._wait_scanned(self.keys.search_index())
+        for scorer in SCORERS:
+            try:  # a query that matches nothing, whatever the index holds
+                await self.ft(
+                    *("FT.SEARCH", self.keys.search_index(), "@tenant_tag:{probe}"),
+                    *("SCORER", scorer, "LIMIT", 0, 0, "DIALECT", 2),
+                )
+            except ResponseError:
+                continue
+            self.scorer = scorer
+            return
+
+    async def _create(self, index: str, *spec: str | int) -> bool:
+        """``FT.CREATE`` unless it exists (then ``False``): concurrent creators all succeed."""
+        try:
+            await self.ft("FT.CREATE", index, *spec)
+        except ResponseError as exc:
+            if not _already_exists(exc):
+                raise
+            return False
+        return True
+
+    async def _wait_scanned(self, index: str) -> None:
+        """Wait (up to ``SCAN_WAIT_S``) for a new index's background scan of the keyspace.
+
+        A hash written during the scan is indexed twice, and RediSearch keeps counting the
+        stale copy in its term statistics, which skews BM25 for good.
+        """
+        deadline = time.monotonic() + SCAN_WAIT_S
+        while time.monotonic() < deadline:
+            info = await self.ft("FT.INFO", index)
+            stats = (
+                info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+            )
+            if not int(stats.get(b"indexing", 0)):
+                return
+            await asyncio.sleep(0.01)
+
+    async def ensure_vector_index(self, space: Space) -> None:
+        if self._vector_index:
+            return
+        await self._create(
+            self.keys.vector_index(space.dimensions),
+            *("ON", "HASH", "PREFIX", 1, self.keys.vectors_index_prefix()),
+            *("SCHEMA", *FILTER_SCHEMA, "vector", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32"),
+            *("DIM", space.dimensions, "DISTANCE_METRIC", "COSINE"),
+        )
+        self._vector_index = True
+
+    async def stored_space(self) -> Space | None:
+        if self._space is None:
+            raw = await self.client.get(self.keys.embedding_space())
+            if raw is not None:
+                self._space = Space(**orjson.loads(raw))
+        return self._space
+
+    async def claim_space(self, model: str, dimensions: int) -> Space:
+        """The store's space; the first caller ever fixes it (``SET NX``), others must match."""
+        wanted = Space(model, dimensions)
+        space = await self.stored_space()
+        if space is None:
+            value = orjson.dumps({"model": model, "dimensions": dimensions})
+            before = await self.client.set(self.keys.embedding_space(), value, nx=True, get=True)
+            space = wanted if before is None else Space(**orjson.loads(cast(bytes, before)))
+            self._space = space
+        if space != wanted:
+            raise EmbeddingMismatch(
+                f"this store holds vectors of {space.model} ({space.dimensions} dimensions); "
+                f"the embedder is {model} ({dimensions} dimensions). Use the same model, "
+                "or a new store."
+            )
+        return space

@@ -1,0 +1,155 @@
+"""The ``Sessions`` role on Redis: appends and session writes are scripts (so each lands
+whole); a window, history or span is one read script, consistent with its session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from typing import Any, cast
+
+import memhead.stores.redis.fields as f
+from memhead.models import Memory, Message, NewMessage, Session, SessionKey, SessionPatch
+from memhead.stores.redis.fields import Db
+from memhead.stores.redis.keyspace import listing_member, session_id_of_member
+from memhead.stores.redis.text import day, fold, search_tag
+
+
+def _message_args(new: NewMessage, now: int) -> tuple[str, ...]:
+    created_at = now if new.created_at is None else new.created_at
+    return (
+        *(new.role, search_tag(new.role), new.content, fold(new.content), day(created_at)),
+        *(str(created_at), *f.flag(new.client_id), f.dump(new.metadata)),
+    )
+
+
+def _stored(reply: Sequence[Any], new: NewMessage, now: int) -> Message:
+    """A message the append script stored now (``{seq}``), or the one stored before it."""
+    if len(reply) > 1:
+        return f.message(reply)
+    created_at = now if new.created_at is None else new.created_at
+    return Message(int(reply[0]), new.role, new.content, created_at, new.client_id, new.metadata)
+
+
+async def append(
+    db: Db,
+    key: SessionKey,
+    messages: Sequence[NewMessage],
+    now: int,
+    window: int,
+    namespace: str | None,
+    context: str | None,
+) -> list[Message]:
+    k = db.keys
+    replies = await db.scripts.append(
+        keys=k.write_set(key),
+        args=[
+            k.message_prefix(key),
+            k.namespace_base(key.tenant),
+            k.user_base(key.tenant),
+            k.due_member(key),
+            key.tenant,
+            key.session_id,
+            uuid.uuid4().hex,
+            now,
+            window,
+            *f.flag(namespace),
+            *f.flag(context),
+            search_tag(key.tenant),
+            search_tag(key.tenant, key.session_id),
+            *chain.from_iterable(_message_args(m, now) for m in messages),
+        ],
+    )
+    return [_stored(reply, new, now) for reply, new in zip(replies, messages, strict=True)]
+
+
+async def _read(db: Db, key: SessionKey, *args: str | int) -> tuple[Session | None, list[Message]]:
+    reply = await db.scripts.read(
+        keys=[db.keys.session(key)], args=[db.keys.message_prefix(key), *args]
+    )
+    if not reply:
+        return None, []
+    return f.session(f.pairs(reply[0])), [f.message(m) for m in reply[1:]]
+
+
+async def memory(db: Db, key: SessionKey, window: int) -> Memory:
+    session, messages = await _read(db, key, "window", window, "")
+    return Memory(session, messages)
+
+
+async def history(db: Db, key: SessionKey, before_seq: int | None, limit: int) -> list[Message]:
+    before = "" if before_seq is None else before_seq
+    return (await _read(db, key, "history", before, limit))[1]
+
+
+async def span(db: Db, key: SessionKey, after_seq: int, through_seq: int) -> list[Message]:
+    return (await _read(db, key, "span", after_seq, through_seq))[1]
+
+
+async def get_session(db: Db, key: SessionKey) -> Session | None:
+    fields = await db.client.hgetall(db.keys.session(key))
+    return f.session(cast(dict[bytes, bytes], fields)) if fields else None
+
+
+async def put_session(db: Db, key: SessionKey, patch: SessionPatch, now: int) -> Session:
+    k = db.keys
+    reply = await db.scripts.put_session(
+        keys=[k.session(key), k.recent(key.tenant)],
+        args=[
+            k.namespace_base(key.tenant),
+            k.user_base(key.tenant),
+            key.tenant,
+            key.session_id,
+            uuid.uuid4().hex,
+            now,
+            *f.flag(patch.user_id),
+            f.dump(patch.metadata),
+        ],
+    )
+    return f.session(f.pairs(reply))
+
+
+async def delete_session(db: Db, key: SessionKey) -> bool:
+    k = db.keys
+    deleted = await db.scripts.delete(
+        keys=k.write_set(key),
+        args=[
+            k.message_prefix(key),
+            k.namespace_base(key.tenant),
+            k.user_base(key.tenant),
+            k.due_member(key),
+            key.session_id,
+            k.vector_prefix(key),
+        ],
+    )
+    return bool(deleted)
+
+
+async def list_namespace(db: Db, tenant: str, namespace: str, offset: int, limit: int) -> list[str]:
+    if limit <= 0:
+        return []
+    ids = await db.client.zrange(db.keys.namespace(tenant, namespace), offset, offset + limit - 1)
+    return [i.decode() for i in cast(list[bytes], ids)]
+
+
+async def list_sessions(
+    db: Db, tenant: str, user_id: str | None, before: tuple[int, str] | None, limit: int
+) -> list[Session]:
+    if limit <= 0:
+        return []
+    k = db.keys
+    listing = k.recent(tenant) if user_id is None else k.user(tenant, user_id)
+    upper = "+" if before is None else "(" + listing_member(*before)
+    members = await db.client.zrange(
+        listing, upper, "-", desc=True, bylex=True, offset=0, num=limit
+    )
+    ids = [session_id_of_member(m) for m in cast(list[bytes], members)]
+    return await _sessions(db, (SessionKey(tenant, i) for i in ids))
+
+
+async def _sessions(db: Db, keys: Iterable[SessionKey]) -> list[Session]:
+    async with db.client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(db.keys.session(key))
+        found: list[dict[bytes, bytes]] = await pipe.execute()
+    return [f.session(fields) for fields in found if fields]  # deleted meanwhile: skipped

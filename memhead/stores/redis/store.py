@@ -1,0 +1,296 @@
+"""The shared store: Redis 8 (or Redis Stack >= 7.2), for many processes on many machines.
+
+Every multi-key write is one Lua script (``scripts``), so it lands whole or not at all; key
+names come from ``keyspace``. Times are the caller's (``now``), never the server's.
+Connection failures and timeouts surface as ``BackendUnavailable`` after one quick reconnect
+attempt; the connection pool reconnects by itself once Redis is back.
+
+``RedisStore`` is the plumbing (client, layout check, search probe) and a table of
+delegations to a module per role, each a set of functions over ``fields.Db``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
+
+import memhead.stores.redis.api_keys as api_keys
+import memhead.stores.redis.check as check
+import memhead.stores.redis.compaction as compaction
+import memhead.stores.redis.embedding as embedding
+import memhead.stores.redis.search as search
+import memhead.stores.redis.sessions as sessions
+from memhead.errors import BackendUnavailable, ConfigError, SearchUnavailable
+from memhead.models import (
+    ApiKey,
+    Hit,
+    Memory,
+    Message,
+    NewMessage,
+    PendingEmbedding,
+    SearchScope,
+    Session,
+    SessionKey,
+    SessionPatch,
+)
+from memhead.stores.redis.fields import Db
+from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.keyspace import LAYOUT_VERSION, Keys
+from memhead.stores.redis.scripts import register
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+TIMEOUT_S = 5.0
+NO_SEARCH = (
+    "search needs the Redis Query Engine (FT.* commands), which this Redis lacks: use Redis 8, "
+    "or Redis Stack >= 7.2 (the RediSearch module)"
+)
+# BusyLoadingError is a ConnectionError; READONLY is what a failed-over primary answers.
+UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)
+
+
+def _unavailable_as_503(method: F) -> F:
+    """The one place where Redis connection trouble becomes ``BackendUnavailable``."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except UNAVAILABLE as exc:
+            raise BackendUnavailable(f"Redis store unavailable: {exc}") from exc
+
+    return cast(F, wrapper)
+
+
+class RedisStore:
+    backend = "redis"
+
+    def __init__(self, client: Redis, *, prefix: str = "memhead") -> None:
+        """Use ``client`` (which must not decode responses); key names start with ``prefix``."""
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ConfigError("RedisStore needs a client with decode_responses=False")
+        self.client = client
+        self.keys = Keys(prefix)
+        self.has_search: bool | None = None
+        """Whether the server has the query engine (``FT.*``); known after ``setup()``."""
+        self._db = Db(client, self.keys, register(client))
+        self._indexes = Indexes(client, self.keys)
+
+    @classmethod
+    def from_url(
+        cls, url: str, prefix: str = "memhead", *, timeout_s: float = TIMEOUT_S
+    ) -> RedisStore:
+        """``redis://``, ``rediss://`` (TLS) or ``unix://``; timeouts, no blind retries."""
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # No retries (redis-py's default is three). A connection that fails after a
+            # command was sent may fail after Redis ran it: an append sent again would be
+            # stored twice. A failed call is a 503; the client decides whether to send it
+            # again. A pooled connection that died with a server restart needs no retry
+            # either: the pool checks each connection as it hands it out and replaces one
+            # the server has closed...
+            retry=Retry(NoBackoff(), 0),
+            # ...unless maintenance notifications are on. redis-py 8.1 skips that check
+            # when they are, and their default, "auto", counts as on. They are a feature
+            # of Redis Software/Cloud over RESP3; memhead speaks RESP2.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            health_check_interval=30,
+        )
+        return cls(client, prefix=prefix)
+
+    # -- Lifecycle ----------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def setup(self) -> None:
+        schema = self.keys.schema()
+        await self.client.set(schema, LAYOUT_VERSION, nx=True)
+        stored = await self.client.get(schema)
+        if stored != str(LAYOUT_VERSION).encode():
+            raise ConfigError(
+                f"Redis keys under {self.keys.prefix!r} have layout {stored!r}; "
+                f"this memhead reads layout {LAYOUT_VERSION}"
+            )
+        self.has_search = await self._probe_search()
+        if self.has_search:
+            db = self.client.connection_pool.connection_kwargs.get("db", 0)
+            if db not in (0, "0", None):
+                raise ConfigError(
+                    f"this Redis URL selects database {db}, but the query engine (search) "
+                    "indexes only database 0: use a URL ending in /0 or with no database; "
+                    f"memhead's keys are already kept apart under {self.keys.prefix!r}"
+                )
+            await self._indexes.setup()
+
+    async def _probe_search(self) -> bool:
+        try:
+            await self.client.execute_command("FT._LIST")  # type: ignore[no-untyped-call]
+        except ResponseError:
+            return False
+        return True
+
+    async def _searchable(self) -> Indexes:
+        """The indexes, or ``SearchUnavailable`` when this Redis has no query engine."""
+        if self.has_search is None:
+            await self.setup()
+        if not self.has_search:
+            raise SearchUnavailable(NO_SEARCH)
+        return self._indexes
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    @_unavailable_as_503
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    @_unavailable_as_503
+    async def check(self) -> list[str]:
+        return await check.check(self.client, self.keys)
+
+    # -- Sessions -----------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def append(
+        self,
+        key: SessionKey,
+        messages: Sequence[NewMessage],
+        *,
+        now: int,
+        window: int,
+        namespace: str | None = None,
+        context: str | None = None,
+    ) -> list[Message]:
+        return await sessions.append(self._db, key, messages, now, window, namespace, context)
+
+    @_unavailable_as_503
+    async def memory(self, key: SessionKey, window: int) -> Memory:
+        return await sessions.memory(self._db, key, window)
+
+    @_unavailable_as_503
+    async def history(
+        self, key: SessionKey, *, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        return await sessions.history(self._db, key, before_seq, limit)
+
+    @_unavailable_as_503
+    async def span(self, key: SessionKey, *, after_seq: int, through_seq: int) -> list[Message]:
+        return await sessions.span(self._db, key, after_seq, through_seq)
+
+    @_unavailable_as_503
+    async def get_session(self, key: SessionKey) -> Session | None:
+        return await sessions.get_session(self._db, key)
+
+    @_unavailable_as_503
+    async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
+        return await sessions.put_session(self._db, key, patch, now)
+
+    @_unavailable_as_503
+    async def delete_session(self, key: SessionKey) -> bool:
+        return await sessions.delete_session(self._db, key)
+
+    @_unavailable_as_503
+    async def list_namespace(
+        self, tenant: str, namespace: str, *, offset: int, limit: int
+    ) -> list[str]:
+        return await sessions.list_namespace(self._db, tenant, namespace, offset, limit)
+
+    @_unavailable_as_503
+    async def list_sessions(
+        self, tenant: str, *, user_id: str | None, before: tuple[int, str] | None, limit: int
+    ) -> list[Session]:
+        return await sessions.list_sessions(self._db, tenant, user_id, before, limit)
+
+    # -- CompactionQueue ----------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
+        return await compaction.due_sessions(self._db, now, limit)
+
+    @_unavailable_as_503
+    async def acquire_lease(self, key: SessionKey, *, owner: str, now: int, ttl_ms: int) -> bool:
+        return await compaction.acquire_lease(self._db, key, owner, now, ttl_ms)
+
+    @_unavailable_as_503
+    async def release_lease(self, key: SessionKey, *, owner: str) -> None:
+        await compaction.release_lease(self._db, key, owner)
+
+    @_unavailable_as_503
+    async def commit_summary(
+        self,
+        key: SessionKey,
+        *,
+        incarnation: str,
+        expected_version: int,
+        summary: str | None,
+        upto_seq: int,
+        tokens: int,
+        now: int,
+        window: int,
+    ) -> bool:
+        return await compaction.commit_summary(
+            self._db, key, incarnation, expected_version, summary, upto_seq, tokens, now, window
+        )
+
+    @_unavailable_as_503
+    async def record_failure(
+        self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
+    ) -> None:
+        await compaction.record_failure(self._db, key, incarnation, error, retry_at)
+
+    # -- SearchIndex --------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def keyword_search(
+        self, scope: SearchScope, terms: Sequence[str], limit: int
+    ) -> list[Hit]:
+        return await search.keyword_search(self._db, await self._searchable(), scope, terms, limit)
+
+    @_unavailable_as_503
+    async def vector_search(
+        self, scope: SearchScope, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        return await search.vector_search(self._db, await self._searchable(), scope, vector, limit)
+
+    @_unavailable_as_503
+    async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
+        return await search.fetch(self._db, tenant, positions)
+
+    # -- EmbeddingQueue -----------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
+        await self._searchable()
+        return await embedding.embedding_backlog(self._db, limit)
+
+    @_unavailable_as_503
+    async def store_vectors(
+        self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
+    ) -> None:
+        await embedding.store_vectors(self._db, await self._searchable(), items, model)
+
+    # -- KeyStore -----------------------------------------------------------------------
+
+    @_unavailable_as_503
+    async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
+        await api_keys.create_key(self._db, key, key_hash)
+
+    @_unavailable_as_503
+    async def list_keys(self) -> list[ApiKey]:
+        return await api_keys.list_keys(self._db)
+
+    @_unavailable_as_503
+    async def tenant_for_key(self, key_hash: str) -> str | None:
+        return await api_keys.tenant_for_key(self._db, key_hash)
+
+    @_unavailable_as_503
+    async def revoke_key(self, key_id: str, *, now: int) -> bool:
+        return await api_keys.revoke_key(self._db, key_id, now)

@@ -1,0 +1,75 @@
+"""The ``EmbeddingQueue`` role on SQLite: messages with ``embedded = 0`` are the backlog; a
+stored vector goes to the ``vectors`` table, and the one ``embedding_space`` row fixes the
+model and dimensions of them all."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+import memhead.stores.sqlite.rows as rows
+from memhead.errors import EmbeddingMismatch
+from memhead.models import PendingEmbedding, SessionKey
+from memhead.stores.sqlite.batches import writing
+from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
+
+
+def embedding_backlog(conn: sqlite3.Connection, limit: int) -> list[PendingEmbedding]:
+    found = conn.execute(
+        f"SELECT s.tenant, s.id, s.sid, {JOINED_MESSAGE_COLUMNS} FROM messages m "
+        "JOIN sessions s ON s.sid = m.sid WHERE m.embedded = 0 ORDER BY m.id LIMIT :limit",
+        {"limit": limit},
+    ).fetchall()
+    return [PendingEmbedding(SessionKey(r[0], r[1]), str(r[2]), rows.message(r[3:])) for r in found]
+
+
+def store_vectors(
+    conn: sqlite3.Connection,
+    items: Sequence[tuple[PendingEmbedding, Sequence[float]]],
+    model: str,
+) -> None:
+    """Write vectors in one transaction."""
+    if not items:
+        return
+    dims = {len(v) for _, v in items}
+    if len(dims) != 1:
+        raise EmbeddingMismatch(f"vectors of different dimensions in one batch: {sorted(dims)}")
+    with writing(conn):
+        _check_space(conn, model, dims.pop())
+        for item, vector in items:
+            _store_vector(conn, int(item.incarnation), item.message.seq, vector)
+
+
+def _store_vector(conn: sqlite3.Connection, sid: int, seq: int, vector: Sequence[float]) -> None:
+    row = conn.execute(
+        "SELECT id FROM messages WHERE sid = :sid AND seq = :seq AND embedded = 0",
+        {"sid": sid, "seq": seq},
+    ).fetchone()
+    if row is None:
+        return  # deleted meanwhile, or embedded by another worker
+    blob = np.asarray(vector, dtype=np.float32)
+    blob /= max(float(np.linalg.norm(blob)), 1e-12)
+    ids = {"id": row[0], "sid": sid}
+    conn.execute(
+        "INSERT INTO vectors (id, sid, vector) VALUES (:id, :sid, :vector)",
+        {**ids, "vector": blob.tobytes()},
+    )
+    conn.execute("UPDATE messages SET embedded = 1 WHERE id = :id", ids)
+    conn.execute("UPDATE sessions SET vectors = vectors + 1 WHERE sid = :sid", ids)
+
+
+def _check_space(conn: sqlite3.Connection, model: str, dim: int) -> None:
+    row = conn.execute("SELECT model, dimensions FROM embedding_space").fetchone()
+    if row is None:
+        conn.execute(
+            "INSERT INTO embedding_space (only, model, dimensions) VALUES (1, :model, :dim)",
+            {"model": model, "dim": dim},
+        )
+        return
+    if (row[0], row[1]) != (model, dim):
+        raise EmbeddingMismatch(
+            f"this store holds vectors of {row[0]} ({row[1]} dimensions); the embedder is "
+            f"{model} ({dim} dimensions). Use the same model, or a new store."
+        )

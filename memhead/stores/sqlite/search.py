@@ -1,0 +1,198 @@
+"""The ``SearchIndex`` role on SQLite: FTS5 (BM25) for keywords, exact cosine with numpy for
+vectors.
+
+Vectors of a session are read once into a normalised float32 matrix and kept in a bounded
+cache; the session's ``vectors`` counter (bumped with every vector stored, by any process)
+tells whether a cached matrix is still complete.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import memhead.stores.sqlite.rows as rows
+from memhead.errors import EmbeddingMismatch
+from memhead.models import Hit, SearchScope
+from memhead.retrieval import bm25_call, match_expression
+from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
+
+Matrix = npt.NDArray[np.float32]
+
+
+def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """Named placeholders for an ``IN (...)`` list: ``(:name0,:name1)`` and their values."""
+    names = [f"{name}{i}" for i in range(len(values))]
+    return "(" + ",".join(f":{n}" for n in names) + ")", dict(zip(names, values, strict=True))
+
+
+def scope_sql(scope: SearchScope) -> tuple[str, dict[str, Any]]:
+    """The WHERE conditions (on ``s`` sessions and ``m`` messages) that confine a search."""
+    sql = "s.tenant = :scope_tenant"
+    args: dict[str, Any] = {"scope_tenant": scope.tenant}
+    if scope.session_id is not None:
+        sql += " AND s.id = :scope_session"
+        args["scope_session"] = scope.session_id
+    if scope.user_id is not None:
+        sql += " AND s.user_id = :scope_user"
+        args["scope_user"] = scope.user_id
+    if scope.since is not None:
+        sql += " AND m.created_at >= :scope_since"
+        args["scope_since"] = scope.since
+    if scope.until is not None:
+        sql += " AND m.created_at < :scope_until"
+        args["scope_until"] = scope.until
+    if scope.roles:
+        roles, role_args = in_list("scope_role", scope.roles)
+        sql += f" AND m.role IN {roles}"
+        args |= role_args
+    return sql, args
+
+
+def keyword_search(
+    conn: sqlite3.Connection, scope: SearchScope, terms: Sequence[str], limit: int
+) -> list[Hit]:
+    expression = match_expression(terms)
+    if expression is None:
+        return []
+    where, args = scope_sql(scope)
+    found = conn.execute(
+        f"SELECT s.id, {JOINED_MESSAGE_COLUMNS}, {bm25_call('messages_fts')} AS rank "
+        "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+        "JOIN sessions s ON s.sid = m.sid "
+        f"WHERE messages_fts MATCH :expression AND {where} ORDER BY rank LIMIT :limit",
+        {"expression": expression, **args, "limit": limit},
+    ).fetchall()
+    return [Hit(r[0], rows.message(r[1:7]), -float(r[7])) for r in found]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionVectors:
+    count: int
+    ids: npt.NDArray[np.int64]  # message row ids
+    matrix: Matrix  # normalised rows
+
+
+class VectorCache:
+    """Normalised vector matrices of recently searched sessions, bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 512 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[int, SessionVectors] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, conn: sqlite3.Connection, sid: int, count: int) -> SessionVectors:
+        cached = self._entries.get(sid)
+        if cached is not None and cached.count == count:
+            self._entries.move_to_end(sid)
+            return cached
+        found = conn.execute(
+            "SELECT id, vector FROM vectors WHERE sid = :sid ORDER BY id", {"sid": sid}
+        )
+        ids, blobs = [], []
+        for row_id, blob in found:
+            ids.append(row_id)
+            blobs.append(np.frombuffer(blob, dtype=np.float32))
+        matrix = np.vstack(blobs) if blobs else np.zeros((0, 1), dtype=np.float32)
+        entry = SessionVectors(count, np.asarray(ids, dtype=np.int64), matrix)
+        self._put(sid, entry)
+        return entry
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+    def _put(self, sid: int, entry: SessionVectors) -> None:
+        old = self._entries.pop(sid, None)
+        if old is not None:
+            self._bytes -= old.matrix.nbytes
+        self._entries[sid] = entry
+        self._bytes += entry.matrix.nbytes
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.matrix.nbytes
+
+
+def _scoped_sessions(conn: sqlite3.Connection, scope: SearchScope) -> list[Any]:
+    """``(sid, vector count)`` of the sessions in scope that hold vectors."""
+    where = "tenant = :tenant"
+    where += " AND id = :session" if scope.session_id is not None else ""
+    where += " AND user_id = :user" if scope.user_id is not None else ""
+    args = {"tenant": scope.tenant, "session": scope.session_id, "user": scope.user_id}
+    return conn.execute(
+        f"SELECT sid, vectors FROM sessions WHERE {where} AND vectors > 0", args
+    ).fetchall()
+
+
+def vector_search(
+    conn: sqlite3.Connection,
+    cache: VectorCache,
+    scope: SearchScope,
+    vector: Sequence[float],
+    limit: int,
+) -> list[Hit]:
+    query = np.asarray(vector, dtype=np.float32)
+    query /= max(float(np.linalg.norm(query)), 1e-12)
+    best_ids: list[npt.NDArray[np.int64]] = []
+    best_scores: list[Matrix] = []
+    filtered = scope.since is not None or scope.until is not None or bool(scope.roles)
+    take = limit * 4 if filtered else limit
+    for sid, count in _scoped_sessions(conn, scope):
+        entry = cache.get(conn, sid, count)
+        if entry.matrix.shape[1] != query.shape[0]:
+            raise EmbeddingMismatch(
+                f"query vector has {query.shape[0]} dimensions, stored vectors "
+                f"{entry.matrix.shape[1]}"
+            )
+        scores = entry.matrix @ query
+        top = np.argsort(-scores)[:take]
+        best_ids.append(entry.ids[top])
+        best_scores.append(scores[top])
+    if not best_ids:
+        return []
+    ids = np.concatenate(best_ids)
+    scores = np.concatenate(best_scores)
+    order = np.argsort(-scores)[:take]
+    return _load_hits(conn, scope, [int(i) for i in ids[order]], [float(x) for x in scores[order]])[
+        :limit
+    ]
+
+
+def _load_hits(
+    conn: sqlite3.Connection, scope: SearchScope, ids: list[int], scores: list[float]
+) -> list[Hit]:
+    if not ids:
+        return []
+    where, args = scope_sql(scope)
+    id_list, id_args = in_list("id", ids)
+    found = conn.execute(
+        f"SELECT m.id, s.id, {JOINED_MESSAGE_COLUMNS} FROM messages m "
+        f"JOIN sessions s ON s.sid = m.sid WHERE m.id IN {id_list} AND {where}",
+        id_args | args,
+    ).fetchall()
+    by_id = {r[0]: r for r in found}
+    score_of = dict(zip(ids, scores, strict=True))
+    return [Hit(by_id[i][1], rows.message(by_id[i][2:8]), score_of[i]) for i in ids if i in by_id]
+
+
+def fetch(conn: sqlite3.Connection, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
+    """Messages at ``(session id, seq)`` positions, in the order asked; missing ones skipped."""
+    found: dict[tuple[str, int], Hit] = {}
+    by_session: dict[str, list[int]] = {}
+    for session_id, seq in positions:
+        by_session.setdefault(session_id, []).append(seq)
+    for session_id, seqs in by_session.items():
+        seq_list, seq_args = in_list("seq", seqs)
+        for row in conn.execute(
+            f"SELECT {JOINED_MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.sid = m.sid "
+            f"WHERE s.tenant = :tenant AND s.id = :id AND m.seq IN {seq_list}",
+            {"tenant": tenant, "id": session_id, **seq_args},
+        ).fetchall():
+            found[(session_id, row[0])] = Hit(session_id, rows.message(row), 0.0)
+    return [found[p] for p in positions if p in found]
