@@ -19,7 +19,7 @@ from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
 from memhead.api.responses import BodyLimit, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
-from memhead.auth import KeyTenancy
+from memhead.auth import KeyTenancy, default_tenant_warning
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
@@ -70,9 +70,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
-        log.info(describe(settings, store, llm, embedder))
-        if llm is None:
-            log.info(SUMMARIES_OFF)
+        await announce(settings, store, llm, embedder)
         async with background(*workers):
             try:
                 yield
@@ -115,6 +113,17 @@ SUMMARIES_OFF = (
     "summaries are off: set OPENAI_API_KEY (OpenAI), MEMHEAD_LLM_BASE_URL (Ollama, vLLM, any "
     "OpenAI-compatible server) or AZURE_API_KEY/AZURE_API_BASE/AZURE_DEPLOYMENT_ID to enable them"
 )
+
+
+async def announce(
+    settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None
+) -> None:
+    """The startup log: what this server uses, and what it cannot do as configured."""
+    log.info(describe(settings, store, llm, embedder))
+    if llm is None:
+        log.info(SUMMARIES_OFF)
+    if settings.auth == "required" and (warning := await default_tenant_warning(store)):
+        log.warning(warning)
 
 
 class Background(Protocol):
