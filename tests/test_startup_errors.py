@@ -91,6 +91,10 @@ CASES: dict[str, Case] = {
         {"MEMHEAD_STORE_URL": f"sqlite:///{cwd.parent}"},
         [f"SQLite file {cwd.parent}", "is a directory"],
     ),
+    "sqlite-directory-is-a-file": lambda cwd: (
+        {"MEMHEAD_STORE_URL": "sqlite:////etc/passwd/memhead.db"},
+        ["SQLite file /etc/passwd/memhead.db", "/etc/passwd is not a directory"],
+    ),
     "sqlite-two-slashes": lambda cwd: (
         {"MEMHEAD_STORE_URL": "sqlite://memhead.db"},
         ["MEMHEAD_STORE_URL=sqlite://memhead.db", "sqlite:///memhead.db"],
@@ -102,6 +106,10 @@ CASES: dict[str, Case] = {
     "redis-url-malformed-port": lambda cwd: (
         {"REDIS_URL": "redis://localhost:sixty/0"},
         ["REDIS_URL=redis://localhost:sixty/0", "sixty"],
+    ),
+    "redis-host-unknown": lambda cwd: (
+        {"REDIS_URL": "redis://no-such-host.invalid:6379/0"},
+        ["REDIS_URL=redis://no-such-host.invalid:6379/0", "Redis at no-such-host.invalid:6379"],
     ),
     "redis-prefix-invalid": lambda cwd: (
         {"REDIS_URL": "redis://127.0.0.1:1/0", "MEMHEAD_REDIS_PREFIX": "mem{head}"},
