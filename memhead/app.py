@@ -21,7 +21,7 @@ from memhead.api.route_metrics import RequestMetrics
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.background import background, build_workers
-from memhead.banner import SUMMARIES_OFF, describe
+from memhead.banner import announce
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics
@@ -69,9 +69,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
-        log.info(describe(settings, store, llm, embedder))
-        if llm is None:
-            log.info(SUMMARIES_OFF)
+        await announce(settings, store, llm, embedder)
         async with background(*workers):
             try:
                 yield

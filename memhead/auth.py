@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
+import re
 import secrets
 
 from starlette.requests import Request
@@ -19,7 +21,10 @@ from memhead.errors import Unauthorized
 from memhead.models import ApiKey, now_ms
 from memhead.stores.roles import KeyStore
 
+log = logging.getLogger("memhead.auth")
+
 PREFIX = "mh_"
+KEY_ID = re.compile(r"mh_([0-9a-f]{12})_")
 
 
 def hash_key(key: str) -> str:
@@ -65,10 +70,28 @@ class KeyTenancy:
     async def __call__(self, request: Request) -> str:
         key = presented_key(request)
         if key is None:
+            refused(request, "no API key")
             raise Unauthorized(
                 "missing API key: send 'Authorization: Bearer <key>' or 'x-metal-api-key'"
             )
         tenant = await self.store.tenant_for_key(hash_key(key))
         if tenant is None:
+            refused(request, f"key {key_label(key)}, unknown or revoked")
             raise Unauthorized("invalid or revoked API key")
         return tenant
+
+
+def refused(request: Request, why: str) -> None:
+    """One WARNING per refused request, so that a client which swallows its 401s (LangChain's
+    ``MotorheadMemory`` does) still shows up in the server's log."""
+    client = request.client.host if request.client else "?"
+    # The path as sent (still percent-encoded), so that no decoded newline can forge a line.
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode("unicode_escape")
+    path = raw.decode("ascii", "backslashreplace")
+    log.warning("refused %s %s from %s: %s", request.method, path, client, why)
+
+
+def key_label(key: str) -> str:
+    """What a log line may say about a key: its id (``mh_<id>_...``), never the secret."""
+    found = KEY_ID.match(key)
+    return f"mh_{found.group(1)}_..." if found else "(not a memhead key)"

@@ -12,18 +12,20 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 
+from memhead import __version__
 from memhead.background import background, build_workers
 from memhead.banner import SUMMARIES_OFF, describe
 from memhead.errors import ConfigError
 from memhead.logs import configure_logging
+from memhead.migrate import open_source
 from memhead.migrate import run as run_migration
 from memhead.models import DEFAULT_TENANT, now_ms
-from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
-from memhead.settings import Settings, load_settings
-from memhead.stores import store_for
+from memhead.settings import Settings, load_settings, variable_name
+from memhead.startup import build_providers, check_store_opens, listen, opened_store, run_reported
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -34,6 +36,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from memhead.app import create_app
 
     host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    sockets = listen(
+        host,
+        port,
+        host_from="--host" if args.host else variable_name("MEMHEAD_HOST"),
+        port_from="--port" if args.port is not None else variable_name("MEMHEAD_PORT"),
+    )
+    llm, embedder = build_providers(settings)
+    check_store_opens(settings)
     if settings.auth == "off" and host not in LOOPBACK:
         logging.getLogger("memhead").warning(
             "AUTHENTICATION IS OFF and memhead listens on %s: anyone who can reach this port "
@@ -41,7 +52,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "keys with 'memhead keys create --tenant <name>'.",
             host,
         )
-    app = create_app(settings)
+    app = create_app(settings, llm=llm, embedder=embedder)
     # Everything built so far lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise walk it all and stall requests for ~100 ms.
     # Requests make few cycles (reference counting frees the rest), so the young generation
@@ -49,21 +60,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
-        port=settings.port if args.port is None else args.port,
+        port=port,
         log_level="info",
         access_log=False,
         lifespan="on",
         log_config=None,  # uvicorn's lines go through our handler (text or JSON)
     )
-    return 0
+    server = uvicorn.Server(config)
+    with suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has shut down
+        server.run(sockets=sockets)
+    return 0 if server.started else 3  # 3: the app failed to start, as with uvicorn.run
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    llm = build_llm(settings)
-    embedder = configured_embedder(settings)
+    llm, embedder = build_providers(settings)
     if llm is None and embedder is None:
         print(f"memhead: nothing to do: {SUMMARIES_OFF}", file=sys.stderr)
         return 2
@@ -71,8 +84,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings, llm: LLM | None, embedder: Embedder | None) -> int:
-    store = store_for(settings)
-    await store.setup()
+    store = await opened_store(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,19 +100,17 @@ async def _run_worker(settings: Settings, llm: LLM | None, embedder: Embedder | 
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run_migrate(settings, args))
+
+
+async def _run_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    source = open_source(args.source)  # a bad --from stops the command before the store opens
     try:
-        return asyncio.run(
-            run_migration(
-                settings.resolved_store_url,
-                args.source,
-                tenant=args.tenant,
-                window=settings.window_size,
-                store_options=settings.store_options(),
-            )
-        )
-    except ConfigError as exc:
-        print(f"memhead: {exc}", file=sys.stderr)
-        return 2
+        store = await opened_store(settings)
+    except ConfigError:
+        await source.aclose()
+        raise
+    return await run_migration(store, source, tenant=args.tenant, window=settings.window_size)
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -110,8 +120,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 async def _run_keys(settings: Settings, args: argparse.Namespace) -> int:
     from memhead.auth import create_key
 
-    store = store_for(settings)
-    await store.setup()
+    store = await opened_store(settings)
     try:
         if args.action == "create":
             record, key = await create_key(store, args.tenant, args.name)
@@ -149,8 +158,7 @@ def _add_keys_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[str]:
-        store = store_for(settings)
-        await store.setup()
+        store = await opened_store(settings)
         try:
             return await store.check()
         finally:
@@ -165,6 +173,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
+    parser.add_argument("--version", action="version", version=f"memhead {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP server (and the background worker)")
     serve.add_argument("--host", help="listen address (default: MEMHEAD_HOST or 0.0.0.0)")
@@ -199,5 +208,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memhead: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format)
-    code: int = args.run(settings, args)
-    return code
+    return run_reported(settings, lambda: int(args.run(settings, args)))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, TimeoutError
@@ -35,7 +35,7 @@ from redis.exceptions import ConnectionError, TimeoutError
 from memhead.errors import BackendUnavailable, ConfigError, Conflict
 from memhead.models import SessionKey, now_ms
 from memhead.motorhead_source import MotorheadSession, read_session, scan
-from memhead.stores import open_store
+from memhead.stores import Store
 from memhead.stores.roles import CompactionStore
 
 CHUNK = 500  # messages per append: bounds one Lua script's arguments
@@ -140,19 +140,10 @@ def open_source(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
 
 
-async def run(
-    store_url: str,
-    source_url: str,
-    *,
-    tenant: str,
-    window: int,
-    store_options: dict[str, Any] | None = None,
-) -> int:
-    """The command: exit status 0, or 1 with one line on stderr when either side fails."""
-    source = open_source(source_url)
-    store = open_store(store_url, **(store_options or {}))
+async def run(store: Store, source: Redis, *, tenant: str, window: int) -> int:
+    """The command, from an open source to a store already set up (both closed here): exit
+    status 0, or 1 with one line on stderr when either side fails."""
     try:
-        await store.setup()
         counts = await migrate(source, store, tenant=tenant, window=window, progress=sys.stderr)
     except (ConnectionError, TimeoutError) as exc:
         print(f"memhead: cannot read the Motörhead Redis: {exc}", file=sys.stderr)

