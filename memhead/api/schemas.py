@@ -9,20 +9,21 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memhead.models import Memory, Message, NewMessage, Session
+from memhead.text import Name, Role, Text, check_json
 
 # -- Motörhead shape ----------------------------------------------------------------------
 
 
 class MotorheadMessage(BaseModel):
-    role: str = Field(description="Passed through verbatim, e.g. `Human`/`AI` or `user`.")
-    content: str
+    role: Role = Field(description="Passed through verbatim, e.g. `Human`/`AI` or `user`.")
+    content: Text
 
 
 class MotorheadPost(BaseModel):
     """Body of `POST /sessions/{id}/memory`; unknown fields are ignored."""
 
     messages: list[MotorheadMessage] = Field(min_length=1)
-    context: str | None = Field(
+    context: Text | None = Field(
         None, description="Absent or null keeps the summary; any string replaces it."
     )
 
@@ -34,7 +35,7 @@ class MotorheadMemory(BaseModel):
 
 
 class MotorheadRetrievalQuery(BaseModel):
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1, max_length=10_000)
 
 
 class MotorheadHit(BaseModel):
@@ -59,7 +60,9 @@ class ErrorBody(BaseModel):
 
 
 def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
-    """Metadata must round-trip through JSON as stored (e.g. integers within 64 bits)."""
+    """Metadata must round-trip through JSON as stored (e.g. integers within 64 bits, finite
+    numbers, valid text)."""
+    check_json(value)
     try:
         orjson.dumps(value)
     except TypeError as exc:
@@ -70,7 +73,7 @@ def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
 Metadata = Annotated[
     dict[str, Any],
     AfterValidator(_json_safe),
-    Field(description="Any JSON object; integers must fit in 64 bits."),
+    Field(description="Any JSON object; integers must fit in 64 bits, numbers be finite."),
 ]
 
 
@@ -87,12 +90,10 @@ def to_ms(value: datetime) -> int:
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(min_length=1, max_length=64)
-    content: str
-    id: str | None = Field(
+    role: Role
+    content: Text
+    id: Name | None = Field(
         None,
-        min_length=1,
-        max_length=256,
         description="Client-chosen id; a retried POST with the same id stores nothing twice.",
     )
     metadata: Metadata | None = None
@@ -160,7 +161,7 @@ class MemoryOut(BaseModel):
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | None = Field(None, min_length=1, max_length=256)
+    user_id: Name | None = None
     metadata: Metadata | None = None
 
 
@@ -222,18 +223,16 @@ def _maybe_datetime(ms: int | None) -> datetime | None:
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=10_000)
+    query: Text = Field(min_length=1, max_length=10_000)
     session_id: str | None = Field(None, min_length=1, description="Search one session.")
-    user_id: str | None = Field(
-        None, min_length=1, description="Search every session of this user."
-    )
+    user_id: Name | None = Field(None, description="Search every session of this user.")
     limit: int = Field(10, ge=1, le=100)
     mode: Literal["hybrid", "vector", "keyword"] = Field(
         "hybrid", description="Without an embedder, hybrid is keyword search."
     )
     since: datetime | None = Field(None, description="Only messages created at or after.")
     until: datetime | None = Field(None, description="Only messages created before.")
-    roles: list[str] | None = Field(None, min_length=1, description="Only these roles.")
+    roles: list[Role] | None = Field(None, min_length=1, description="Only these roles.")
 
 
 class SearchHit(BaseModel):
