@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from memhead import __version__
+from memhead.api.body import BodyPolicy
 from memhead.api.compat import motorhead_routes
+from memhead.api.cors import with_cors
 from memhead.api.edge import EdgeMiddleware, MemheadApp
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
-from memhead.api.responses import BodyLimit, install_error_handlers
+from memhead.api.responses import install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
@@ -26,6 +28,7 @@ from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics, RequestMetrics, instrument
 from memhead.providers import build_llm, configured_embedder, describe_llm
 from memhead.providers.base import LLM, Embedder
+from memhead.redact import redact_url
 from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.stores import Store, store_for
@@ -83,12 +86,14 @@ def create_app(
         await store.close()
 
     def edge(inner: ASGIApp) -> ASGIApp:
-        return EdgeMiddleware(
+        outer: ASGIApp = EdgeMiddleware(
             inner,
             ids=RequestIds(),
             metrics=RequestMetrics(metrics, app.router.routes),
-            limit=BodyLimit(settings.max_body_bytes),
+            body=BodyPolicy(settings.max_body_bytes, settings.body_timeout_s),
         )
+        # outermost, so the edge's own refusals (413, 415, ...) carry the CORS headers too
+        return with_cors(outer, settings.cors_origin_list)
 
     app = MemheadApp(
         edge=edge,
@@ -162,19 +167,10 @@ async def background(*workers: Background) -> AsyncIterator[None]:
 def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None) -> str:
     """The startup line: which store, LLM and embedder this server uses."""
     embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
+    store_url = redact_url(settings.resolved_store_url)
     return (
-        f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
+        f"memhead {__version__}: store={store.backend} ({store_url}), "
         f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, "
         f"window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}, auth={settings.auth}"
     )
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a store URL."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}" if ":" in creds else url
