@@ -15,11 +15,12 @@ import secrets
 
 from starlette.requests import Request
 
-from memhead.errors import Unauthorized
+from memhead.errors import InvalidRequest, Unauthorized
 from memhead.models import ApiKey, now_ms
 from memhead.stores import Store
 
 PREFIX = "mh_"
+CREDENTIAL_HEADERS = ("authorization", "x-metal-api-key")
 
 
 def hash_key(key: str) -> str:
@@ -41,7 +42,11 @@ def presented_key(request: Request) -> str | None:
     """The key a request carries: ``Authorization: Bearer <key>``, ``x-metal-api-key``, or
     the password of HTTP Basic auth (so a client that cannot set headers, like LangChain's
     ``MotorheadMemory`` with a self-hosted URL, can put the key in its URL:
-    ``http://key:<key>@host:8080``)."""
+    ``http://key:<key>@host:8080``). Two headers of one kind are refused (400): which one
+    a proxy or the client meant is anyone's guess."""
+    for name in CREDENTIAL_HEADERS:
+        if len(request.headers.getlist(name)) > 1:
+            raise InvalidRequest(f"send one {name} header, not several")
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     value = value.strip()
