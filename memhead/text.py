@@ -29,6 +29,8 @@ CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
 """Control characters (Unicode category Cc), refused in names."""
 NAME_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]+$"
 """``CONTROL``'s rule as a JSON Schema pattern, for the OpenAPI document."""
+OPTIONAL_NAME_PATTERN = NAME_PATTERN.replace("+", "*")
+"""The same rule for a name that may be empty (Motörhead's ``namespace``)."""
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 ROLE_CHARS = 64

@@ -23,6 +23,7 @@ from memhead.api.schemas import (
     Status,
 )
 from memhead.memory import SESSION_ID_PATTERN
+from memhead.text import NAME_CHARS, OPTIONAL_NAME_PATTERN
 
 REF = "#/components/schemas/{model}"
 SESSION_ID = {
@@ -32,7 +33,12 @@ SESSION_ID = {
     "schema": {"type": "string", "minLength": 1, "pattern": SESSION_ID_PATTERN},
     "description": "Any non-empty string without control characters, URL-encoded, matched exactly.",
 }
-NAMESPACE = {"name": "namespace", "in": "query", "required": False, "schema": {"type": "string"}}
+NAMESPACE = {
+    "name": "namespace",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "maxLength": NAME_CHARS, "pattern": OPTIONAL_NAME_PATTERN},
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, Any]:

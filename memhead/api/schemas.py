@@ -9,7 +9,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memhead.models import Memory, Message, NewMessage, Session
-from memhead.text import Name, Role, Text, check_json
+from memhead.text import NAME_PATTERN, Name, Role, Text, check_json
 
 # -- Motörhead shape ----------------------------------------------------------------------
 
@@ -224,7 +224,12 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: Text = Field(min_length=1, max_length=10_000)
-    session_id: str | None = Field(None, min_length=1, description="Search one session.")
+    session_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Search one session.",
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked as a session id in a path
+    )
     user_id: Name | None = Field(None, description="Search every session of this user.")
     limit: int = Field(10, ge=1, le=100)
     mode: Literal["hybrid", "vector", "keyword"] = Field(
