@@ -4,6 +4,7 @@ slow and vanishing clients, authentication order, duplicate credentials."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 import urllib.error
@@ -142,6 +143,24 @@ def test_slow_body_is_a_408_and_the_connection_closes(make_client: ClientFactory
         assert answer.startswith(b"HTTP/1.1 408 ")
         assert b'"error"' in answer and b"connection: close" in answer.lower()
     assert client.get("/api/v1/sessions/s").status_code == 404
+
+
+def test_a_trickling_body_gets_the_whole_body_timeout_not_one_per_chunk(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(body_timeout_s=1)
+    head = (
+        b"POST /sessions/s/memory HTTP/1.1\r\nhost: x\r\n"
+        b"content-type: application/json\r\ncontent-length: 1000"
+    )
+    sock = raw_request(str(client.base_url), head, b"{")
+    started = time.monotonic()
+    with sock:
+        while not select.select([sock], [], [], 0.2)[0]:  # one byte every 0.2 s, forever
+            sock.sendall(b" ")
+            assert time.monotonic() - started < 5, "no answer within 5 s"
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408 ") and time.monotonic() - started < 3
 
 
 def test_client_gone_mid_body_is_no_error_and_no_5xx(tmp_path: Path) -> None:
