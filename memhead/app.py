@@ -10,13 +10,15 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from memhead import __version__
+from memhead.api.body import BodyPolicy
 from memhead.api.compat import motorhead_routes
+from memhead.api.cors import with_cors
 from memhead.api.docs import SwaggerDocs
 from memhead.api.edge import EdgeMiddleware, MemheadApp
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
-from memhead.api.responses import BodyLimit, install_error_handlers
+from memhead.api.responses import install_error_handlers
 from memhead.api.route_metrics import RequestMetrics
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
@@ -80,12 +82,14 @@ def create_app(
         await store.close()
 
     def edge(inner: ASGIApp) -> ASGIApp:
-        return EdgeMiddleware(
+        outer: ASGIApp = EdgeMiddleware(
             inner,
             ids=RequestIds(),
             metrics=RequestMetrics(metrics, app.router.routes),
-            limit=BodyLimit(settings.max_body_bytes),
+            body=BodyPolicy(settings.max_body_bytes, settings.body_timeout_s),
         )
+        # outermost, so the edge's own refusals (413, 415, ...) carry the CORS headers too
+        return with_cors(outer, settings.cors_origin_list)
 
     app = MemheadApp(
         edge=edge,

@@ -17,7 +17,7 @@ import secrets
 
 from starlette.requests import Request
 
-from memhead.errors import Unauthorized
+from memhead.errors import InvalidRequest, Unauthorized
 from memhead.models import ApiKey, now_ms
 from memhead.stores.roles import KeyStore
 
@@ -25,6 +25,7 @@ log = logging.getLogger("memhead.auth")
 
 PREFIX = "mh_"
 KEY_ID = re.compile(r"mh_([0-9a-f]{12})_")
+CREDENTIAL_HEADERS = ("authorization", "x-metal-api-key")
 
 
 def hash_key(key: str) -> str:
@@ -46,7 +47,11 @@ def presented_key(request: Request) -> str | None:
     """The key a request carries: ``Authorization: Bearer <key>``, ``x-metal-api-key``, or
     the password of HTTP Basic auth (so a client that cannot set headers, like LangChain's
     ``MotorheadMemory`` with a self-hosted URL, can put the key in its URL:
-    ``http://key:<key>@host:8080``)."""
+    ``http://key:<key>@host:8080``). Two headers of one kind are refused (400): which one
+    a proxy or the client meant is anyone's guess."""
+    for name in CREDENTIAL_HEADERS:
+        if len(request.headers.getlist(name)) > 1:
+            raise InvalidRequest(f"send one {name} header, not several")
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     value = value.strip()

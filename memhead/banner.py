@@ -8,6 +8,7 @@ from memhead import __version__
 from memhead.models import DEFAULT_TENANT
 from memhead.providers import describe_llm
 from memhead.providers.base import LLM, Embedder
+from memhead.redact import redact_url
 from memhead.settings import Settings
 from memhead.stores import Store
 
@@ -33,22 +34,13 @@ async def announce(
 def describe(settings: Settings, store: Store, llm: LLM | None, embedder: Embedder | None) -> str:
     """The startup line: which store, LLM and embedder this process uses."""
     embedding = "none (keyword retrieval only)" if embedder is None else embedder.model
+    store_url = redact_url(settings.resolved_store_url)
     return (
-        f"memhead {__version__}: store={store.backend} ({_redact(settings.resolved_store_url)}), "
+        f"memhead {__version__}: store={store.backend} ({store_url}), "
         f"llm={'none' if llm is None else describe_llm(llm)}, embedder={embedding}, "
         f"window={settings.window_size}, "
         f"long_term_memory={settings.long_term_memory}, auth={settings.auth}"
     )
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a store URL."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}" if ":" in creds else url
 
 
 async def default_tenant_warning(store: Store) -> str | None:

@@ -2,8 +2,11 @@
 
     MemheadError                 500
     ├── InvalidRequest           400
+    │   ├── RequestTimeout       408
     │   ├── PayloadTooLarge      413
+    │   ├── UnsupportedMediaType 415
     │   └── UnprocessableInput   422
+    ├── ClientDisconnected       499 (nobody to answer: counted, not an error of ours)
     ├── Conflict                 409
     ├── Unauthorized             401
     │   └── Forbidden            403
@@ -38,6 +41,26 @@ class PayloadTooLarge(InvalidRequest):
 
 class UnprocessableInput(InvalidRequest):
     status = 422
+
+
+class RequestTimeout(InvalidRequest):
+    """The body did not arrive within the body timeout; the connection is closed."""
+
+    status = 408
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """A write without a JSON content type (what keeps a web page's simple, preflight-free
+    cross-origin request from writing)."""
+
+    status = 415
+
+
+class ClientDisconnected(MemheadError):
+    """The client went away before sending its whole body. Nobody reads the answer; the
+    status (nginx's 499) only tells the metrics to count it apart from server errors."""
+
+    status = 499
 
 
 class Conflict(MemheadError):

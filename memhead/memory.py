@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,11 +16,10 @@ from memhead.models import (
     now_ms,
 )
 from memhead.stores.roles import Sessions
+from memhead.text import NAME_PATTERN, check_name, check_text
 
-CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
-"""Control characters (Unicode category Cc), refused in session ids; the OpenAPI document
-states the same rule as ``SESSION_ID_PATTERN``."""
-SESSION_ID_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]+$"
+SESSION_ID_PATTERN = NAME_PATTERN
+"""Session ids follow the rules for names (``memhead.text``) with their own length limit."""
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 1_000_000
 
@@ -52,12 +50,7 @@ class MemoryService:
     def key(self, tenant: str, session_id: str) -> SessionKey:
         if not session_id:
             raise InvalidRequest("session id must not be empty")
-        if len(session_id) > self.limits.session_id_chars:
-            raise InvalidRequest(
-                f"session id longer than {self.limits.session_id_chars} characters"
-            )
-        if CONTROL.search(session_id):
-            raise InvalidRequest("session id must not contain control characters")
+        check_name(session_id, "session id", max_chars=self.limits.session_id_chars)
         return SessionKey(tenant, session_id)
 
     async def append(
@@ -75,6 +68,10 @@ class MemoryService:
             raise InvalidRequest(f"at most {self.limits.messages_per_append} messages per request")
         if any(len(m.content) > self.limits.content_chars for m in messages):
             raise InvalidRequest(f"a message is longer than {self.limits.content_chars} characters")
+        if context is not None:
+            check_text(context, "context", max_chars=self.limits.content_chars)
+        if namespace is not None:
+            check_name(namespace, "namespace")
         return await self.store.append(
             key, messages, now=now_ms(), window=self.window, namespace=namespace, context=context
         )
@@ -108,6 +105,8 @@ class MemoryService:
             raise InvalidRequest(f"page must be between 1 and {MAX_PAGE}")
         if not 1 <= size <= 100:
             raise InvalidRequest("size must be between 1 and 100")
+        if namespace:
+            check_name(namespace, "namespace")
         return await self.store.list_namespace(
             tenant, namespace, offset=(page - 1) * size, limit=size
         )

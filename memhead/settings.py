@@ -10,10 +10,11 @@ import os
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memhead.errors import ConfigError
+from memhead.redact import redact_url
 
 
 def _env(*names: str) -> AliasChoices:
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     auth: Literal["off", "required"] = Field("off", validation_alias=_env("MEMHEAD_AUTH"))
     """``required``: every data route needs an API key (``memhead keys create``) and acts
     only within the key's tenant."""
+    cors_origins: str = Field("", validation_alias=_env("MEMHEAD_CORS_ORIGINS"))
+    """Web origins (``https://app.example.com``, comma-separated) whose pages may call
+    memhead from a browser; empty (the default): none. ``*`` allows every origin, only with
+    authentication off."""
 
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("MEMHEAD_LOG_FORMAT"))
     """``json``: one JSON object per log line, with the request id."""
@@ -68,6 +73,9 @@ class Settings(BaseSettings):
         2 * 1024 * 1024, ge=1024, validation_alias=_env("MEMHEAD_MAX_BODY_BYTES")
     )
     """Request bodies larger than this get 413."""
+    body_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("MEMHEAD_BODY_TIMEOUT"))
+    """Seconds a client has to send a request's whole body once the server reads it; then
+    408 and the connection is closed."""
 
     max_messages: int = Field(1000, ge=1, validation_alias=_env("MEMHEAD_MAX_MESSAGES"))
     """Messages one POST may carry."""
@@ -152,6 +160,23 @@ class Settings(BaseSettings):
             raise ValueError("the OpenAI SDK needs an http:// or https:// URL")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors(cls, value: str, info: ValidationInfo) -> str:
+        origins = [o.strip() for o in value.split(",") if o.strip()]
+        if "*" in origins and info.data.get("auth") == "required":
+            raise ValueError(
+                "'*' lets a page on any web site call this server with the keys it is "
+                "given; with MEMHEAD_AUTH=required name your apps' origins "
+                "(comma-separated, e.g. https://app.example.com)"
+            )
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` as a list (empty: CORS off)."""
+        return self.cors_origins.split(",") if self.cors_origins else []
+
     def store_options(self) -> dict[str, Any]:
         """The options ``open_store`` takes, from these settings."""
         return {
@@ -186,16 +211,6 @@ def _given(name: str, value: object) -> str:
     if not isinstance(value, str) or "KEY" in name.upper():
         return ""
     return f" (got {redact_url(value)!r})"
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit for a message or a log line: without user, password and query string
-    (which may carry a password too). Text that is not ``scheme://...`` is returned as is."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host_and_path = rest.rpartition("@")[2]
-    return f"{scheme}{sep}{host_and_path.partition('?')[0].partition('#')[0]}"
 
 
 def variable_name(loc: str) -> str:

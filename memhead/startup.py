@@ -29,7 +29,8 @@ from redis.exceptions import RedisError
 from memhead.errors import BackendUnavailable, ConfigError, ProviderFailure
 from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
-from memhead.settings import Settings, redact_url
+from memhead.redact import redact_url
+from memhead.settings import Settings
 from memhead.stores import Store, store_for
 from memhead.stores.redis.keyspace import Keys
 from memhead.stores.sqlite import path_from_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import httpx
 import pytest
 
 from memhead import Settings, create_app
+from memhead.stores import Store
+from memhead.stores.redis import RedisStore
 from memhead.stores.sqlite import SqliteStore
 from tests.servers import serve_in_thread
 
@@ -55,3 +58,29 @@ def make_client(tmp_path: Path) -> Iterator[ClientFactory]:
 @pytest.fixture
 def client(make_client: ClientFactory) -> httpx.Client:
     return make_client()
+
+
+def _open(backend: str, request: pytest.FixtureRequest, tmp: Path) -> Store:
+    if backend == "sqlite":
+        return SqliteStore(str(tmp / "backend.db"))
+    from tests.redis_server import delete_prefix  # a plugin (pytest_plugins): imported late
+
+    url: str = request.getfixturevalue("redis_url")
+    prefix = f"memhead-test-{uuid.uuid4().hex}"
+    request.addfinalizer(lambda: delete_prefix(url, prefix))
+    return RedisStore.from_url(url, prefix=prefix)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def backend_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """A real server per backend (SQLite file, Redis), shared by a module's tests, with
+    session ``keep`` seeded; each test checks its own effect."""
+    store = _open(request.param, request, tmp_path_factory.mktemp("backend"))
+    settings = Settings(max_body_bytes=8 * 1024 * 1024, long_term_memory=True)
+    with serve_in_thread(create_app(settings, store=store)) as url:
+        with httpx.Client(base_url=url, timeout=20) as client:
+            seed = {"messages": [{"role": "Human", "content": "kept \x00 nul"}], "context": "c"}
+            assert client.post("/sessions/keep/memory", json=seed).status_code == 200
+            yield client

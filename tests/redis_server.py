@@ -61,10 +61,13 @@ class RedisServer:
         appendonly: bool = False,
         dir: Path | None = None,
         search: bool = True,
+        password: str | None = None,
     ) -> None:
+        """``password``: the server requires it (``requirepass``) of every client."""
         self.port = port or free_port()
         self.appendonly = appendonly
         self.search = search
+        self.password = password
         self._own_dir = dir is None
         self.dir = dir or Path(tempfile.mkdtemp(prefix="memhead-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -83,6 +86,7 @@ class RedisServer:
         args += ["--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always"]
         args += ["--dir", str(self.dir)]
         args += ["--loadmodule", str(search)] if self.search else []
+        args += ["--requirepass", self.password] if self.password else []
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready(timeout_s)
@@ -94,7 +98,9 @@ class RedisServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log.read_text()[-2000:]}")
             try:
-                with redis.Redis("127.0.0.1", self.port, socket_timeout=1) as client:
+                with redis.Redis(
+                    "127.0.0.1", self.port, password=self.password, socket_timeout=1
+                ) as client:
                     if client.ping():
                         return
             except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):

@@ -14,6 +14,8 @@ import pytest
 from memhead.stores.sqlite import SqliteStore
 from tests.conftest import ClientFactory
 
+JSON = {"content-type": "application/json"}
+
 
 def pair(i: int) -> dict[str, Any]:
     return {
@@ -167,7 +169,7 @@ def test_body_over_the_limit_is_a_413(make_client: ClientFactory) -> None:
         for _ in range(10):
             yield b" " * 1000
 
-    r = client.post("/sessions/s/memory", content=chunks())  # streamed, no content-length
+    r = client.post("/sessions/s/memory", content=chunks(), headers=JSON)  # streamed, no length
     assert r.status_code == 413 and "error" in r.json()
     assert client.get("/sessions").json() == []
 

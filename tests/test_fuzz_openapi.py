@@ -3,8 +3,10 @@ response conforming to its schema."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -12,8 +14,11 @@ from starlette.types import ASGIApp
 
 from memhead import Settings, create_app
 from memhead.providers import build_embedder
+from memhead.stores import Store
+from memhead.stores.redis import RedisStore
 from memhead.stores.sqlite import SqliteStore
 from tests.fake_openai import FakeOpenAI
+from tests.redis_server import delete_prefix
 from tests.servers import serve_in_thread
 
 
@@ -38,12 +43,20 @@ def has_huge_int(value: object) -> bool:
     return False
 
 
-def test_every_operation_conforms_and_never_5xx(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_every_operation_conforms_and_never_5xx(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    store: Store = SqliteStore(str(tmp_path / "f.db"))
+    if backend == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        prefix = f"memhead-test-{uuid.uuid4().hex}"
+        request.addfinalizer(lambda: delete_prefix(url, prefix))
+        store = RedisStore.from_url(url, prefix=prefix)
     with FakeOpenAI() as fake:
         settings = Settings(long_term_memory=True, llm_base_url=fake.base_url, worker_poll_s=0.05)
         embedder = build_embedder(settings, "fake-embedding")
-        app = create_app(settings, store=SqliteStore(str(tmp_path / "f.db")), embedder=embedder)
-        fuzz(app)
+        fuzz(create_app(settings, store=store, embedder=embedder))
 
 
 def fuzz(app: ASGIApp) -> None:

@@ -79,7 +79,9 @@ def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
     with MemheadProcess(env, cwd=tmp_path) as proc:
         proc.wait_ready()
         r = httpx.post(
-            f"{proc.url}/sessions/s/memory", content=b"{}", headers={"x-request-id": "rid-7"}
+            f"{proc.url}/sessions/s/memory",
+            content=b"{}",
+            headers={"x-request-id": "rid-7", "content-type": "application/json"},
         )
         assert r.status_code == 400
         lines = [json.loads(line) for line in proc.output().splitlines() if line.startswith("{")]

@@ -277,7 +277,9 @@ async def test_keys_never_appear_in_descriptions(fake, closing):
 
     texts = [describe_llm(llm), describe_llm(azure_llm), embedder.describe()]
 
-    assert llm.describe() == "openai-compatible llama3 at http://localhost:11434/v1"
+    assert (
+        llm.describe() == "openai-compatible llama3 at http://user:***@localhost:11434/v1?key=***"
+    )
     assert azure_llm.describe() == f"azure deployment summarizer at {fake.azure_endpoint}"
     assert closing(build_llm(settings(llm_api_key="sk-secret"))).describe() == (
         "openai gpt-3.5-turbo"

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from memhead import __version__
-from memhead.settings import redact_url
+from memhead.redact import redact_url
 from tests.redis_server import delete_prefix
 from tests.servers import NO_PROVIDERS, free_port
 

@@ -15,14 +15,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memhead.api.responses import BodyLimit, response_for
+from memhead.api.body import BodyPolicy, declared_length
+from memhead.api.responses import error_response, response_for
 from memhead.api.route_metrics import RequestMetrics
+from memhead.errors import ClientDisconnected, InvalidRequest, MemheadError
 from memhead.logs import RequestIds, request_id
 
 SUFFIX = "/memory"
@@ -32,16 +35,17 @@ Edge = Callable[[ASGIApp], ASGIApp]
 
 
 class EdgeMiddleware:
-    """Every HTTP request's first stop, in one layer (each layer costs on every request): its
-    request id (``logs``), its metrics (``route_metrics``) and its body limit (``responses``)."""
+    """Every HTTP request's first stop, in one layer (each layer costs on every request):
+    its request id (``logs``), its metrics (``route_metrics``), its target (``target_problem``,
+    ``strip_trailing_slash``) and how its body is read (``body``)."""
 
     def __init__(
-        self, app: ASGIApp, *, ids: RequestIds, metrics: RequestMetrics, limit: BodyLimit
+        self, app: ASGIApp, *, ids: RequestIds, metrics: RequestMetrics, body: BodyPolicy
     ) -> None:
         self.app = app
         self.ids = ids
         self.metrics = metrics
-        self.limit = limit
+        self.body = body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,13 +65,54 @@ class EdgeMiddleware:
 
         token = request_id.set(rid)
         try:
-            if self.limit.declared_too_large(scope):
-                await self.limit.too_large()(scope, receive, send_stamped)
+            strip_trailing_slash(scope)
+            refusal = target_problem(scope) or self.body.refusal(scope)
+            if refusal is None:
+                await self.app(scope, self.body.reader(receive), send_stamped)
             else:
-                await self.app(scope, self.limit.counting(receive), send_stamped)
+                await self._refuse(refusal, scope, receive, send_stamped)
         finally:
             request_id.reset(token)
             self.metrics.observe(scope, status, time.perf_counter() - start)
+
+    async def _refuse(
+        self, error: MemheadError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer ``error`` without calling the app, after reading what may be read of the
+        body (a client that sends its whole body before reading gets the answer)."""
+        whole = False
+        try:
+            if declared_length(scope) <= self.body.drain_bytes:
+                whole = await self.body.drain(receive, self.body.deadline())
+        except ClientDisconnected as exc:
+            error = exc
+        response = error_response(error.status, error.message)
+        if not whole:
+            response.headers["connection"] = "close"
+        await response(scope, receive, send)
+
+
+def strip_trailing_slash(scope: Scope) -> None:
+    """``/sessions/`` is ``/sessions``: every route answers with or without a trailing slash
+    (instead of an empty redirect). Only a literal slash counts: a session id that ends in
+    ``/`` is sent encoded (``%2F``)."""
+    raw: bytes = scope.get("raw_path") or b""
+    path: str = scope["path"]
+    if len(path) > 1 and path[-1] == "/" and raw[-1:] == b"/":
+        scope["path"] = path[:-1]
+        scope["raw_path"] = raw[:-1]
+
+
+def target_problem(scope: Scope) -> InvalidRequest | None:
+    """Percent-encoded bytes in the path or query that are not UTF-8 would be read as U+FFFD,
+    so ``a%FFb`` and ``a%FEb`` would name one session: refused instead."""
+    for part in (scope.get("raw_path") or b"", scope.get("query_string") or b""):
+        if b"%" in part:
+            try:
+                unquote_to_bytes(part).decode()
+            except UnicodeDecodeError:
+                return InvalidRequest("the URL holds percent-encoded bytes that are not UTF-8")
+    return None
 
 
 class HotRoutes:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from memhead.api.schemas import (
     AppendRequest,
@@ -29,6 +31,10 @@ from memhead.errors import InvalidRequest
 from memhead.memory import SESSION_ID_PATTERN, MemoryService
 from memhead.models import SearchScope, SessionKey, SessionPatch
 from memhead.search import Result, SearchService
+from memhead.text import NAME_CHARS, NAME_PATTERN
+
+TENANT = "memhead.tenant"
+"""Scope key of the tenant ``tenant_first`` resolved for the request."""
 
 SessionId = Annotated[
     str,
@@ -65,6 +71,29 @@ def decode_cursor(raw: str) -> tuple[int, str]:
     return updated_at, session_id
 
 
+def tenant_first(tenant_of: TenantResolver) -> type[APIRoute]:
+    """A route class that resolves the caller's tenant (authenticates) before FastAPI reads
+    and validates the body: a request without a valid key is a 401, whatever its body."""
+
+    class TenantFirstRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def authenticated(request: Request) -> Response:
+                request.scope[TENANT] = await tenant_of(request)
+                return await handler(request)
+
+            return authenticated
+
+    return TenantFirstRoute
+
+
+def tenant(request: Request) -> str:
+    """The tenant ``tenant_first`` resolved for ``request``."""
+    value: str = request.scope[TENANT]
+    return value
+
+
 class NativeEndpoints:
     def __init__(
         self, service: MemoryService, search: SearchService, tenant_of: TenantResolver
@@ -74,7 +103,7 @@ class NativeEndpoints:
         self.tenant_of = tenant_of
 
     async def _key(self, request: Request, session_id: str) -> SessionKey:
-        return self.service.key(await self.tenant_of(request), session_id)
+        return self.service.key(tenant(request), session_id)
 
     async def append_messages(
         self, request: Request, session_id: SessionId, body: AppendRequest
@@ -137,13 +166,15 @@ class NativeEndpoints:
     async def list_sessions(
         self,
         request: Request,
-        user_id: Annotated[str | None, Query(min_length=1)] = None,
+        user_id: Annotated[
+            str | None, Query(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)
+        ] = None,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> SessionList:
         """Sessions, most recently updated first; `user_id` keeps one user's."""
         page = await self.service.list_sessions(
-            await self.tenant_of(request),
+            tenant(request),
             user_id=user_id,
             cursor=None if cursor is None else decode_cursor(cursor),
             limit=limit,
@@ -156,8 +187,10 @@ class NativeEndpoints:
     async def search(self, request: Request, body: SearchRequest) -> SearchResponse:
         """Past messages relevant to `query`, best first: within one session (`session_id`),
         across one user's sessions (`user_id`), or across the tenant (neither)."""
+        if body.session_id is not None:  # the rules of a session id in a path
+            self.service.key(tenant(request), body.session_id)
         scope = SearchScope(
-            await self.tenant_of(request),
+            tenant(request),
             session_id=body.session_id,
             user_id=body.user_id,
             since=None if body.since is None else to_ms(body.since),
@@ -170,7 +203,12 @@ class NativeEndpoints:
 
     def router(self) -> APIRouter:
         # Routes under a session id come before the bare session route: ids may contain "/".
-        r = APIRouter(prefix="/api/v1", tags=["native"], responses=ERRORS)
+        r = APIRouter(
+            prefix="/api/v1",
+            tags=["native"],
+            responses=ERRORS,
+            route_class=tenant_first(self.tenant_of),
+        )
         one = "/sessions/{session_id:path}"
         r.add_api_route(one + "/messages", self.append_messages, methods=["POST"], status_code=201)
         r.add_api_route(one + "/messages", self.list_messages, methods=["GET"])

@@ -20,6 +20,7 @@ from memhead.api.schemas import (
     Status,
 )
 from memhead.memory import SESSION_ID_PATTERN
+from memhead.text import NAME_CHARS, OPTIONAL_NAME_PATTERN
 
 SESSION_ID: dict[str, Any] = {
     "name": "session_id",
@@ -33,7 +34,7 @@ NAMESPACE: dict[str, Any] = {
     "name": "namespace",
     "in": "query",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "maxLength": NAME_CHARS, "pattern": OPTIONAL_NAME_PATTERN},
     "description": "File the session under this list (`GET /sessions?namespace=`).",
 }
 PAGE: list[dict[str, Any]] = [

@@ -1,4 +1,10 @@
-"""The one place that turns errors into responses, plus the JSON response and body limit."""
+"""The one place that turns errors into responses (and the JSON response they use).
+
+It also decides what a client that went away mid-body is: ``ClientDisconnected``, answered
+(to nobody) with 499, so the metrics count it apart from server errors, and logged at DEBUG,
+not as an error. Starlette's own ``ClientDisconnect`` and FastAPI's wrapping of body-read
+errors into a plain 400 both lead here too.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,10 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope
 
-from memhead.errors import MemheadError, PayloadTooLarge
+from memhead.errors import ClientDisconnected, MemheadError
 
 log = logging.getLogger("memhead.api")
 
@@ -23,20 +28,38 @@ def json_response(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
+CLOSE_AFTER = frozenset({408, 413, 499})
+"""Statuses after which the connection is closed: part of the body may be left unread."""
+
+
 def error_response(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
+    # a message may quote input (a field name, say) holding a lone surrogate: keep it JSON
+    message = message.encode("utf-8", "backslashreplace").decode()
+    response = json_response({"error": message}, status)
+    if status in CLOSE_AFTER:
+        response.headers["connection"] = "close"
+    return response
 
 
 async def _memhead_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MemheadError)
-    if exc.status >= 500:
+    if isinstance(exc, ClientDisconnected):
+        log.debug("%s %s: %s", request.method, request.url.path, exc.message)
+    elif exc.status >= 500:
         log.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status, exc.message)
     return error_response(exc.status, exc.message)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    cause = exc.__cause__
+    if isinstance(cause, MemheadError | ClientDisconnect):  # FastAPI's 400 for a body read
+        return await response_for(request, cause)
     return error_response(exc.status_code, str(exc.detail))
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    return await _memhead_error(request, ClientDisconnected(f"the client disconnected: {exc}"))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -60,6 +83,7 @@ def describe_validation_errors(errors: Any) -> str:
 
 HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[Response]]]] = [
     (MemheadError, _memhead_error),
+    (ClientDisconnect, _disconnected),
     (HTTPException, _http_error),
     (RequestValidationError, _validation_error),
     (Exception, _unexpected),
@@ -75,34 +99,3 @@ async def response_for(request: Request, exc: Exception) -> Response:
     """The answer to ``exc``, for a route served outside the framework (``edge.py``)."""
     handler = next(handler for kind, handler in HANDLERS if isinstance(exc, kind))
     return await handler(request, exc)
-
-
-class BodyLimit:
-    """Bodies over ``limit`` bytes are refused with 413, declared or streamed."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.message = f"request body larger than {limit} bytes"
-
-    def declared_too_large(self, scope: Scope) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                return value.isdigit() and int(value) > self.limit
-        return False
-
-    def too_large(self) -> Response:
-        return error_response(413, self.message)
-
-    def counting(self, receive: Receive) -> Receive:
-        """``receive`` that raises ``PayloadTooLarge`` once the body passes the limit."""
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise PayloadTooLarge(self.message)
-            return message
-
-        return counted

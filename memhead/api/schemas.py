@@ -10,20 +10,21 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memhead.api import examples
 from memhead.models import Memory, Message, NewMessage, Session
+from memhead.text import NAME_PATTERN, Name, Role, Text, check_json
 
 # -- Motörhead shape ----------------------------------------------------------------------
 
 
 class MotorheadMessage(BaseModel):
-    role: str = Field(description="Passed through verbatim, e.g. `Human`/`AI` or `user`.")
-    content: str
+    role: Role = Field(description="Passed through verbatim, e.g. `Human`/`AI` or `user`.")
+    content: Text
 
 
 class MotorheadPost(BaseModel):
     """Body of `POST /sessions/{id}/memory`; unknown fields are ignored."""
 
     messages: list[MotorheadMessage] = Field(min_length=1)
-    context: str | None = Field(
+    context: Text | None = Field(
         None, description="Absent or null keeps the summary; any string replaces it."
     )
 
@@ -35,7 +36,7 @@ class MotorheadMemory(BaseModel):
 
 
 class MotorheadRetrievalQuery(BaseModel):
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1, max_length=10_000)
 
 
 class MotorheadHit(BaseModel):
@@ -62,7 +63,9 @@ class ErrorBody(BaseModel):
 
 
 def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
-    """Metadata must round-trip through JSON as stored (e.g. integers within 64 bits)."""
+    """Metadata must round-trip through JSON as stored (e.g. integers within 64 bits, finite
+    numbers, valid text)."""
+    check_json(value)
     try:
         orjson.dumps(value)
     except TypeError as exc:
@@ -73,7 +76,7 @@ def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
 Metadata = Annotated[
     dict[str, Any],
     AfterValidator(_json_safe),
-    Field(description="Any JSON object; integers must fit in 64 bits."),
+    Field(description="Any JSON object; integers must fit in 64 bits, numbers be finite."),
 ]
 
 
@@ -90,12 +93,10 @@ def to_ms(value: datetime) -> int:
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(min_length=1, max_length=64)
-    content: str
-    id: str | None = Field(
+    role: Role
+    content: Text
+    id: Name | None = Field(
         None,
-        min_length=1,
-        max_length=256,
         description="Client-chosen id; a retried POST with the same id stores nothing twice.",
     )
     metadata: Metadata | None = None
@@ -169,7 +170,7 @@ class SessionIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [examples.SESSION_PUT]}
     )
 
-    user_id: str | None = Field(None, min_length=1, max_length=256)
+    user_id: Name | None = None
     metadata: Metadata | None = None
 
 
@@ -237,18 +238,21 @@ def _maybe_datetime(ms: int | None) -> datetime | None:
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SEARCH]})
 
-    query: str = Field(min_length=1, max_length=10_000)
-    session_id: str | None = Field(None, min_length=1, description="Search one session.")
-    user_id: str | None = Field(
-        None, min_length=1, description="Search every session of this user."
+    query: Text = Field(min_length=1, max_length=10_000)
+    session_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Search one session.",
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked as a session id in a path
     )
+    user_id: Name | None = Field(None, description="Search every session of this user.")
     limit: int = Field(10, ge=1, le=100)
     mode: Literal["hybrid", "vector", "keyword"] = Field(
         "hybrid", description="Without an embedder, hybrid is keyword search."
     )
     since: datetime | None = Field(None, description="Only messages created at or after.")
     until: datetime | None = Field(None, description="Only messages created before.")
-    roles: list[str] | None = Field(None, min_length=1, description="Only these roles.")
+    roles: list[Role] | None = Field(None, min_length=1, description="Only these roles.")
 
 
 class SearchHit(BaseModel):

@@ -14,12 +14,12 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
 from memhead.errors import ProviderFailure
 from memhead.providers.base import Completion
+from memhead.redact import redact_url
 from memhead.settings import Settings
 
 logger = logging.getLogger("memhead.providers")
@@ -121,14 +121,6 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def safe_url(url: str) -> str:
-    """``url`` without credentials or query string, fit for a log line."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def make_client(settings: Settings, *, azure: bool) -> openai.AsyncOpenAI:
     """The SDK client: Azure OpenAI, or OpenAI / a compatible server at ``llm_base_url``."""
     if azure:
@@ -150,9 +142,9 @@ def make_client(settings: Settings, *, azure: bool) -> openai.AsyncOpenAI:
 def describe_endpoint(settings: Settings, model: str, *, azure: bool) -> str:
     """Where ``model`` is served, for the startup log; never includes a key."""
     if azure:
-        return f"azure deployment {model} at {safe_url(settings.azure_api_base or '')}"
+        return f"azure deployment {model} at {redact_url(settings.azure_api_base or '')}"
     if settings.llm_base_url:
-        return f"openai-compatible {model} at {safe_url(settings.llm_base_url)}"
+        return f"openai-compatible {model} at {redact_url(settings.llm_base_url)}"
     return f"openai {model}"
 
 

@@ -4,6 +4,7 @@ union); ``open_store`` picks a backend by URL."""
 from __future__ import annotations
 
 from memhead.errors import ConfigError
+from memhead.redact import redact_url
 from memhead.settings import Settings
 from memhead.stores.roles import Store
 
@@ -27,7 +28,9 @@ def open_store(
         from memhead.stores.redis import RedisStore
 
         return RedisStore.from_url(url, prefix=redis_prefix)
-    raise ConfigError(f"unsupported store URL {url!r}: use sqlite:///path or redis://host:port")
+    raise ConfigError(
+        f"unsupported store URL {redact_url(url)!r}: use sqlite:///path or redis://host:port"
+    )
 
 
 def store_for(settings: Settings) -> Store:
