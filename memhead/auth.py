@@ -25,7 +25,7 @@ log = logging.getLogger("memhead.auth")
 
 PREFIX = "mh_"
 KEY_ID = re.compile(r"mh_([0-9a-f]{12})_")
-CREDENTIAL_HEADERS = ("authorization", "x-metal-api-key")
+CREDENTIAL_HEADERS = ("authorization", "x-metal-api-key", "x-api-key")
 
 
 def hash_key(key: str) -> str:
@@ -44,7 +44,8 @@ async def create_key(store: KeyStore, tenant: str, name: str) -> tuple[ApiKey, s
 
 
 def presented_key(request: Request) -> str | None:
-    """The key a request carries: ``Authorization: Bearer <key>``, ``x-metal-api-key``, or
+    """The key a request carries: ``Authorization: Bearer <key>``, ``x-metal-api-key``,
+    ``x-api-key`` (what ``langgraph_sdk`` and many other SDKs send), or
     the password of HTTP Basic auth (so a client that cannot set headers, like LangChain's
     ``MotorheadMemory`` with a self-hosted URL, can put the key in its URL:
     ``http://key:<key>@host:8080``). Two headers of one kind are refused (400): which one
@@ -63,7 +64,7 @@ def presented_key(request: Request) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return password or None
-    return request.headers.get("x-metal-api-key") or None
+    return request.headers.get("x-metal-api-key") or request.headers.get("x-api-key") or None
 
 
 class KeyTenancy:
@@ -77,7 +78,7 @@ class KeyTenancy:
         if key is None:
             refused(request, "no API key")
             raise Unauthorized(
-                "missing API key: send 'Authorization: Bearer <key>' or 'x-metal-api-key'"
+                "missing API key: send 'Authorization: Bearer <key>', 'x-api-key' or 'x-metal-api-key'"
             )
         tenant = await self.store.tenant_for_key(hash_key(key))
         if tenant is None:

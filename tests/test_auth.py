@@ -155,8 +155,10 @@ def test_same_session_id_in_two_tenants_are_two_sessions(server: tuple[str, str,
 
 
 @on_shared_backends
-def test_hosted_headers_and_basic_auth_carry_the_key(server: tuple[str, str, str]) -> None:
-    url, key_a, _ = server
+def test_hosted_headers_x_api_key_and_basic_auth_carry_the_key(
+    server: tuple[str, str, str],
+) -> None:
+    url, key_a, key_b = server
     with httpx.Client(base_url=url, timeout=10) as client:
         metal = {"x-metal-api-key": key_a, "x-metal-client-id": "c"}
         assert client.get("/v1/keys/current", headers=metal).status_code == 200
@@ -165,6 +167,12 @@ def test_hosted_headers_and_basic_auth_carry_the_key(server: tuple[str, str, str
         assert r.status_code == 200 and "data" in r.json()
         assert client.get("/sessions", auth=("key", key_a)).status_code == 200
         assert client.get("/sessions", auth=("key", "wrong")).status_code == 401
+        seed_b(client, key_b)
+        for key, sees_b in ((key_a, False), (key_b, True)):
+            listed = client.get("/api/v1/sessions", headers={"x-api-key": key})
+            assert listed.status_code == 200
+            assert ("b-only" in [s["id"] for s in listed.json()["sessions"]]) is sees_b
+        assert client.get("/sessions", headers={"x-api-key": "wrong"}).status_code == 401
         assert client.get("/healthz").status_code == 200
 
 
