@@ -137,15 +137,20 @@ class NativeEndpoints:
         self,
         request: Request,
         user_id: Annotated[str | None, Query(min_length=1)] = None,
+        namespace: Annotated[
+            str | None, Query(description="Motörhead's listing group; empty is the default.")
+        ] = None,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> SessionList:
-        """Sessions, most recently updated first; `user_id` keeps one user's."""
+        """Sessions, most recently updated first; `user_id` keeps one user's, `namespace`
+        one listing group's (both: the user's sessions in that group)."""
         page = await self.service.list_sessions(
             await self.tenant_of(request),
             user_id=user_id,
             cursor=None if cursor is None else decode_cursor(cursor),
             limit=limit,
+            namespace=namespace,
         )
         next_cursor = None if page.next_cursor is None else encode_cursor(page.next_cursor)
         return SessionList(

@@ -88,8 +88,10 @@ class Store(Protocol):
         user_id: str | None,
         before: tuple[int, str] | None,
         limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
-        """Sessions, most recently updated first, after the cursor ``(updated_at, id)``."""
+        """Sessions, most recently updated first, after the cursor ``(updated_at, id)``;
+        ``user_id`` and ``namespace`` (when not ``None``) keep only the matching ones."""
 
     async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
         """Sessions due for compaction now whose lease is free or expired, oldest due first."""

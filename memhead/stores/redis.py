@@ -44,6 +44,8 @@ from memhead.stores.redis_search import Found, RedisSearch, day, fold, search_ta
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 TIMEOUT_S = 5.0
+FILTER_BATCH = 100
+"""Listing members read per round when sessions are filtered after reading."""
 NO_SEARCH = (
     "search needs the Redis Query Engine (FT.* commands), which this Redis lacks: use Redis 8, "
     "or Redis Stack >= 7.2 (the RediSearch module)"
@@ -63,6 +65,11 @@ def _unavailable_as_503(method: F) -> F:
             raise BackendUnavailable(f"Redis store unavailable: {exc}") from exc
 
     return cast(F, wrapper)
+
+
+def _lex_bound(before: tuple[int, str] | None) -> str:
+    """The exclusive upper lex bound of a listing page after the cursor ``before``."""
+    return "+" if before is None else "(" + redis_keys.listing_member(*before)
 
 
 def _flag(value: str | None) -> tuple[str, str]:
@@ -329,17 +336,66 @@ class RedisStore:
         user_id: str | None,
         before: tuple[int, str] | None,
         limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
         if limit <= 0:
             return []
-        k = self.keys
-        listing = k.recent(tenant) if user_id is None else k.user(tenant, user_id)
-        upper = "+" if before is None else "(" + redis_keys.listing_member(*before)
-        members = await self.client.zrange(
-            listing, upper, "-", desc=True, bylex=True, offset=0, num=limit
-        )
-        ids = [redis_keys.session_id_of_member(m) for m in cast(list[bytes], members)]
+        if namespace is not None and user_id is not None:
+            return await self._users_in_namespace(tenant, user_id, namespace, before, limit)
+        if namespace is not None:
+            ids = await self._namespace_page(tenant, namespace, before, limit)
+        else:
+            k = self.keys
+            listing = k.recent(tenant) if user_id is None else k.user(tenant, user_id)
+            members = await self._listing_page(listing, _lex_bound(before), limit)
+            ids = [redis_keys.session_id_of_member(m) for m in members]
         return await self._sessions(SessionKey(tenant, i) for i in ids)
+
+    async def _listing_page(self, listing: str, upper: str | bytes, num: int) -> list[bytes]:
+        """Listing members below ``upper``, newest first."""
+        members = await self.client.zrange(
+            listing, upper, "-", desc=True, bylex=True, offset=0, num=num
+        )
+        return cast(list[bytes], members)
+
+    async def _namespace_page(
+        self, tenant: str, namespace: str, before: tuple[int, str] | None, limit: int
+    ) -> list[str]:
+        """Session ids of a namespace after the cursor, newest first. The namespace zset
+        scores ``updated_at`` and orders ties by id, so a cursor splits into the ties at its
+        time (few: same millisecond) and everything older."""
+        key = self.keys.namespace(tenant, namespace)
+        if before is None:
+            found = await self.client.zrange(
+                key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=limit
+            )
+            return [m.decode() for m in cast(list[bytes], found)]
+        updated_at, session_id = before
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zrange(key, updated_at, updated_at, desc=True, byscore=True)
+            pipe.zrange(key, f"({updated_at}", "-inf", desc=True, byscore=True, offset=0, num=limit)
+            ties, older = await pipe.execute()
+        below = session_id.encode()
+        members = [m for m in cast(list[bytes], ties) if m < below] + cast(list[bytes], older)
+        return [m.decode() for m in members[:limit]]
+
+    async def _users_in_namespace(
+        self, tenant: str, user_id: str, namespace: str, before: tuple[int, str] | None, limit: int
+    ) -> list[Session]:
+        """One user's sessions in one namespace: walks the user's listing (a user has few
+        sessions) and keeps the namespace's."""
+        listing = self.keys.user(tenant, user_id)
+        upper: str | bytes = _lex_bound(before)
+        found: list[Session] = []
+        while len(found) < limit:
+            members = await self._listing_page(listing, upper, FILTER_BATCH)
+            ids = [redis_keys.session_id_of_member(m) for m in members]
+            sessions = await self._sessions(SessionKey(tenant, i) for i in ids)
+            found += [s for s in sessions if s.namespace == namespace]
+            if len(members) < FILTER_BATCH:
+                break
+            upper = b"(" + members[-1]
+        return found[:limit]
 
     async def _sessions(self, keys: Iterable[SessionKey]) -> list[Session]:
         async with self.client.pipeline(transaction=False) as pipe:

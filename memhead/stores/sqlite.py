@@ -410,13 +410,15 @@ class SqliteStore:
         user_id: str | None,
         before: tuple[int, str] | None,
         limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
         def read(conn: sqlite3.Connection) -> list[Session]:
             sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant = ?"
             args: list[Any] = [tenant]
-            if user_id is not None:
-                sql += " AND user_id = ?"
-                args.append(user_id)
+            for column, value in (("user_id", user_id), ("namespace", namespace)):
+                if value is not None:
+                    sql += f" AND {column} = ?"
+                    args.append(value)
             if before is not None:
                 sql += " AND (updated_at, id) < (?, ?)"
                 args.extend(before)
