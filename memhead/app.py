@@ -101,7 +101,8 @@ def create_app(
         redoc_url=None,
     )
 
-    app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
+    ops = OpsEndpoints(store, llm, embedder, workers, metrics, window=settings.window_size)
+    app.router.routes.extend(ops.routes())
     app.router.routes.extend(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
