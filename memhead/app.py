@@ -20,6 +20,7 @@ from memhead.api.ops import OpsEndpoints
 from memhead.api.responses import BodyLimit, install_error_handlers
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
+from memhead.console import console_routes
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
@@ -107,6 +108,7 @@ def create_app(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
     app.include_router(native_router(service, search, tenant_of))
+    app.router.routes.extend(console_routes())
     install_error_handlers(app)
     install_openapi(app)
     return app

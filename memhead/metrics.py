@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -138,6 +138,8 @@ def _endpoint_templates(routes: Sequence[BaseRoute], prefix: str) -> list[tuple[
         included = getattr(route, "original_router", None)
         if included is not None:  # FastAPI's wrapper around an included APIRouter
             found += _endpoint_templates(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
+        elif isinstance(route, Mount):  # the router leaves the mounted app as the endpoint
+            found.append((route.app, f"{prefix}{route.path}/{{path:path}}"))
         elif hasattr(route, "endpoint"):
             found.append((route.endpoint, prefix + str(getattr(route, "path", ""))))
     return found

@@ -67,6 +67,7 @@ def test_readyz_is_503_while_the_store_is_unreachable(
 def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     client.post("/sessions/some-id/memory", json={"messages": [{"role": "Human", "content": "x"}]})
     client.get("/sessions/other-id/memory")
+    client.get("/ui/console.js")
     client.get("/nope")
     text = client.get("/metrics").text
     assert (
@@ -76,6 +77,8 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     assert 'route="/sessions/{session_id:path}/memory",status="200"} 1.0' in text
     assert "some-id" not in text and "other-id" not in text
     assert 'route="unmatched",status="404"' in text
+    console = 'memhead_http_requests_total{method="GET",route="/ui/{path:path}",status="200"} 1.0'
+    assert console in text  # the console's files: one label
     assert "memhead_http_request_duration_seconds_bucket" in text
 
 
