@@ -620,7 +620,8 @@
 
   async function render() {
     const mine = ++generation;
-    const hash = location.hash.replace(/^#\/?/, "") || "sessions";
+    const target = location.hash;
+    const hash = target.replace(/^#\/?/, "") || "sessions";
     const cut = hash.indexOf("?");
     const path = cut < 0 ? hash : hash.slice(0, cut);
     const params = new URLSearchParams(cut < 0 ? "" : hash.slice(cut + 1));
@@ -642,6 +643,7 @@
     }
     if (mine !== generation) return; // a newer navigation won
     main.replaceChildren(view);
+    main.dataset.rendered = target; // what is on screen, for scripts that drive the console
     main.setAttribute("aria-busy", "false");
     const focused = main.querySelector(".message.focus");
     if (focused) focused.scrollIntoView({ block: "center" });
