@@ -204,9 +204,8 @@
   }
 
   function summaryState(s) {
-    const waiting = s.message_count - s.upto_seq;
     if (s.last_error) return el("span", { class: "badge bad", title: s.last_error }, "failing");
-    if (s.upto_seq > 0) return `up to #${s.upto_seq}` + (waiting ? `, ${waiting} after` : "");
+    if (s.upto_seq > 0) return `${s.upto_seq} of ${s.message_count} summarized`;
     return el("span", { class: "muted" }, "none");
   }
 
@@ -271,18 +270,24 @@
         link(hashOf("search", { scope: "session", id }), "Search this session"),
         el("button", { class: "danger", id: "delete", onclick: () => remove(id, session) }, "Delete…"),
       ),
-      facts([
-        ["User", session.user_id],
-        ["Namespace", session.namespace || "default"],
-        ["Messages", String(session.message_count), "messages"],
-        ["Created", when(session.created_at)],
-        ["Last activity", when(session.updated_at)],
-        ["Metadata", json(session.metadata)],
-      ]),
-      summarySection(summary),
-      el("h2", {}, "History"),
-      legend(),
-      history,
+      el(
+        "div",
+        { class: "columns" },
+        el(
+          "div",
+          {},
+          facts([
+            ["User", session.user_id],
+            ["Namespace", session.namespace || "default"],
+            ["Messages", String(session.message_count), "messages"],
+            ["Created", when(session.created_at)],
+            ["Last activity", when(session.updated_at)],
+            ["Metadata", json(session.metadata)],
+          ]),
+          summarySection(summary),
+        ),
+        el("div", {}, el("h2", {}, "History"), legend(), history),
+      ),
     );
     await loadHistory(base, history, marks, null, focus);
     return view;
@@ -311,9 +316,9 @@
   }
 
   const STATES = {
-    window: ["in window", "Sent to the model verbatim: one of the newest unsummarized messages."],
-    summarized: ["summarized", "Folded into the summary (seq ≤ upto_seq); kept in the history."],
-    waiting: ["awaiting summary", "Not summarized yet and older than the window."],
+    window: ["in window", "sent to the model verbatim"],
+    summarized: ["summarized", "folded into the summary (seq ≤ upto_seq)"],
+    waiting: ["awaiting summary", "older than the window, not summarized yet"],
   };
 
   function stateOf(seq, marks) {
