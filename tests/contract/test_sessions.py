@@ -102,3 +102,15 @@ async def test_list_sessions_filters_by_namespace_alone_and_with_user(store: Sto
     older = await store.list_sessions("t", user_id="u1", before=after_d, limit=1, namespace="ns")
     assert [s.id for s in older] == ["a"]
     assert await store.list_sessions("t", user_id=None, before=None, limit=5, namespace="x") == []
+
+
+async def test_one_users_sessions_in_a_namespace_are_found_past_many_others(
+    store: Store,
+) -> None:
+    target = SessionKey("t", "old-in-ns")
+    await store.append(target, one(), now=1, window=W, namespace="ns")
+    await store.put_session(target, SessionPatch(user_id="u"), now=1)
+    for i in range(150):  # newer sessions of the same user in another namespace
+        await store.put_session(SessionKey("t", f"s{i:03d}"), SessionPatch(user_id="u"), now=10 + i)
+    found = await store.list_sessions("t", user_id="u", before=None, limit=5, namespace="ns")
+    assert [s.id for s in found] == ["old-in-ns"]
