@@ -24,6 +24,7 @@ from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.background import background, build_workers
 from memhead.banner import announce
+from memhead.console import console_routes
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics
@@ -103,11 +104,13 @@ def create_app(
     )
 
     app.router.routes.extend(SwaggerDocs(title=app.title, openapi_url="/openapi.json").routes())
-    app.router.routes.extend(OpsEndpoints(store, llm, embedder, workers, metrics).routes())
+    ops = OpsEndpoints(store, llm, embedder, workers, metrics, window=settings.window_size)
+    app.router.routes.extend(ops.routes())
     app.router.routes.extend(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
     app.include_router(native_router(service, search, tenant_of))
+    app.router.routes.extend(console_routes())
     install_error_handlers(app)
     install_openapi(app)
     return app

@@ -78,7 +78,8 @@ class KeyTenancy:
         if key is None:
             refused(request, "no API key")
             raise Unauthorized(
-                "missing API key: send 'Authorization: Bearer <key>', 'x-api-key' or 'x-metal-api-key'"
+                "missing API key: send 'Authorization: Bearer <key>', 'x-api-key' or "
+                "'x-metal-api-key'"
             )
         tenant = await self.store.tenant_for_key(hash_key(key))
         if tenant is None:

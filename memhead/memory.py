@@ -112,11 +112,17 @@ class MemoryService:
         )
 
     async def list_sessions(
-        self, tenant: str, *, user_id: str | None, cursor: tuple[int, str] | None, limit: int
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        cursor: tuple[int, str] | None,
+        limit: int,
+        namespace: str | None = None,
     ) -> SessionPage:
         _check_limit(limit)
         sessions = await self.store.list_sessions(
-            tenant, user_id=user_id, before=cursor, limit=limit + 1
+            tenant, user_id=user_id, before=cursor, limit=limit + 1, namespace=namespace
         )
         if len(sessions) <= limit:
             return SessionPage(sessions, None)

@@ -102,6 +102,21 @@ def test_session_listing_most_recent_first_with_cursor_and_user(client: httpx.Cl
     assert [s["id"] for s in mine["sessions"]] == ["s3", "s1"]
 
 
+def test_session_listing_by_namespace_and_summary_state(client: httpx.Client) -> None:
+    for sid, namespace in [("a", "team"), ("b", ""), ("c", "team")]:
+        body = {"messages": [{"role": "Human", "content": sid}]}
+        client.post(f"/sessions/{sid}/memory", params={"namespace": namespace}, json=body)
+    client.put("/api/v1/sessions/a", json={"user_id": "u1"})
+    team = client.get("/api/v1/sessions", params={"namespace": "team"}).json()["sessions"]
+    assert [s["id"] for s in team] == ["a", "c"]
+    assert team[1]["message_count"] == 1 and team[1]["namespace"] == "team"
+    assert team[1]["upto_seq"] == 0 and team[1]["last_error"] is None
+    default = client.get("/api/v1/sessions", params={"namespace": ""}).json()["sessions"]
+    assert [s["id"] for s in default] == ["b"]
+    mine = client.get("/api/v1/sessions", params={"namespace": "team", "user_id": "u1"}).json()
+    assert [s["id"] for s in mine["sessions"]] == ["a"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [

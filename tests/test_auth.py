@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from langchain_community.memory.motorhead_memory import MotorheadMemory
+from starlette.routing import Mount
 
 from memhead import Settings, create_app
 from memhead.auth import create_key
@@ -30,6 +31,7 @@ OPEN_ROUTES = {
     "/openapi.json",
     "/docs",
     "/docs/static/{name}",
+    "/ui",  # the console's static files: no data (the pages call the API with a key)
 }
 
 
@@ -89,6 +91,9 @@ def walk(routes: Any, prefix: str) -> list[tuple[str, str]]:
         included = getattr(route, "original_router", None)
         if included is not None:  # FastAPI's wrapper around an included APIRouter
             found += walk(included.routes, prefix + route.include_context.prefix)
+            continue
+        if isinstance(route, Mount):
+            found.append(("GET", prefix + route.path))
             continue
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         assert path is not None and methods, f"unexpected route {route!r}"

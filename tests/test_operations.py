@@ -14,7 +14,38 @@ from tests.conftest import ClientFactory
 def test_healthz_and_readyz(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready == {"status": "ok", "store": "sqlite", "llm": False}
+    assert ready == {
+        "status": "ok",
+        "store": "sqlite",
+        "llm": False,
+        "llm_model": None,
+        "embedder": None,
+        "window_size": 12,
+    }
+
+
+def test_readyz_names_the_models_and_counts_sessions_waiting_for_compaction(
+    make_client: ClientFactory,
+) -> None:
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        client = make_client(  # no worker here, so what is due stays due
+            llm_base_url=fake.base_url,
+            llm_model="summarizer-1",
+            embed_model="embedder-1",
+            window_size=2,
+            worker_enabled=False,
+        )
+        for sid in ("a", "b", "c"):
+            n = 1 if sid == "c" else 4
+            body = {"messages": [{"role": "Human", "content": f"m{i}"} for i in range(n)]}
+            client.post(f"/sessions/{sid}/memory", json=body)
+        ready = client.get("/readyz").json()
+    assert ready["llm"] is True and ready["llm_model"] == "summarizer-1"
+    assert ready["embedder"] == "embedder-1" and ready["window_size"] == 2
+    assert ready["compaction_backlog"] == 2  # a and b hold more than the window; c does not
+    assert ready["embedding_backlog"] == 9
 
 
 def test_readyz_is_503_while_the_store_is_unreachable(
@@ -36,6 +67,7 @@ def test_readyz_is_503_while_the_store_is_unreachable(
 def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     client.post("/sessions/some-id/memory", json={"messages": [{"role": "Human", "content": "x"}]})
     client.get("/sessions/other-id/memory")
+    client.get("/ui/console.js")
     client.get("/nope")
     text = client.get("/metrics").text
     assert (
@@ -45,6 +77,8 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     assert 'route="/sessions/{session_id:path}/memory",status="200"} 1.0' in text
     assert "some-id" not in text and "other-id" not in text
     assert 'route="unmatched",status="404"' in text
+    console = 'memhead_http_requests_total{method="GET",route="/ui/{path:path}",status="200"} 1.0'
+    assert console in text  # the console's files: one label
     assert "memhead_http_request_duration_seconds_bucket" in text
 
 

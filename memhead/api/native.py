@@ -31,7 +31,7 @@ from memhead.errors import InvalidRequest
 from memhead.memory import SESSION_ID_PATTERN, MemoryService
 from memhead.models import SearchScope, SessionKey, SessionPatch
 from memhead.search import Result, SearchService
-from memhead.text import NAME_CHARS, NAME_PATTERN
+from memhead.text import NAME_CHARS, NAME_PATTERN, OPTIONAL_NAME_PATTERN
 
 TENANT = "memhead.tenant"
 """Scope key of the tenant ``tenant_first`` resolved for the request."""
@@ -169,15 +169,25 @@ class NativeEndpoints:
         user_id: Annotated[
             str | None, Query(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)
         ] = None,
+        namespace: Annotated[
+            str | None,
+            Query(
+                max_length=NAME_CHARS,
+                pattern=OPTIONAL_NAME_PATTERN,
+                description="Motörhead's listing group; empty is the default.",
+            ),
+        ] = None,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> SessionList:
-        """Sessions, most recently updated first; `user_id` keeps one user's."""
+        """Sessions, most recently updated first; `user_id` keeps one user's, `namespace`
+        one listing group's (both: the user's sessions in that group)."""
         page = await self.service.list_sessions(
             tenant(request),
             user_id=user_id,
             cursor=None if cursor is None else decode_cursor(cursor),
             limit=limit,
+            namespace=namespace,
         )
         next_cursor = None if page.next_cursor is None else encode_cursor(page.next_cursor)
         return SessionList(

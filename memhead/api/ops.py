@@ -16,8 +16,11 @@ from memhead.api import examples
 from memhead.api.responses import json_response
 from memhead.embedding import EmbeddingWorker
 from memhead.metrics import Metrics
+from memhead.models import now_ms
 from memhead.providers.base import LLM, Embedder
 from memhead.stores import Store
+
+BACKLOG_LIMIT = 1000
 
 
 class Health(BaseModel):
@@ -63,8 +66,11 @@ class OpsEndpoints:
         embedder: Embedder | None,
         workers: Sequence[object],
         metrics: Metrics,
+        *,
+        window: int,
     ) -> None:
         self.store = store
+        self.window = window
         self.llm = llm
         self.embedder = embedder
         self.embedding = next((w for w in workers if isinstance(w, EmbeddingWorker)), None)
@@ -75,17 +81,25 @@ class OpsEndpoints:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        """The store takes writes (else 503); whether summaries are configured; with an
-        embedder, how many messages wait for a vector (counted up to 1000) and how this
-        process's embedding worker is doing."""
+        """The store takes writes (else 503); the window size; the LLM and the embedder (model
+        names, null when none); with an LLM, how many sessions wait for compaction; with an
+        embedder, how many messages wait for a vector and how this process's embedding
+        worker is doing. Backlogs are counted up to 1000."""
         await self.store.ping()
         body: dict[str, object] = {
             "status": "ok",
             "store": self.store.backend,
             "llm": self.llm is not None,
+            "llm_model": None if self.llm is None else self.llm.model,
+            "embedder": None if self.embedder is None else self.embedder.model,
+            "window_size": self.window,
         }
+        if self.llm is not None:
+            due = await self.store.due_sessions(now=now_ms(), limit=BACKLOG_LIMIT)
+            body["compaction_backlog"] = len(due)
         if self.embedder is not None:
-            body["embedding_backlog"] = len(await self.store.embedding_backlog(limit=1000))
+            backlog = await self.store.embedding_backlog(limit=BACKLOG_LIMIT)
+            body["embedding_backlog"] = len(backlog)
         if self.embedding is not None:
             body["embedding"] = dataclasses.asdict(self.embedding.status)
         return json_response(body)

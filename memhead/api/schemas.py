@@ -184,6 +184,8 @@ class SessionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     message_count: int
+    upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
+    last_error: str | None = Field(description="The last compaction failure, until one succeeds.")
 
     @classmethod
     def of(cls, s: Session) -> SessionOut:
@@ -195,6 +197,8 @@ class SessionOut(BaseModel):
             created_at=to_datetime(s.created_at),
             updated_at=to_datetime(s.updated_at),
             message_count=s.last_seq,
+            upto_seq=s.upto_seq,
+            last_error=s.last_error,
         )
 
 

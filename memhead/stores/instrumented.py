@@ -126,11 +126,17 @@ class InstrumentedStore:
             return await self.store.list_namespace(tenant, namespace, offset=offset, limit=limit)
 
     async def list_sessions(
-        self, tenant: str, *, user_id: str | None, before: tuple[int, str] | None, limit: int
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
         with self._timed("list_sessions"):
             return await self.store.list_sessions(
-                tenant, user_id=user_id, before=before, limit=limit
+                tenant, user_id=user_id, before=before, limit=limit, namespace=namespace
             )
 
     # -- CompactionQueue ----------------------------------------------------------------

@@ -104,8 +104,10 @@ class Sessions(Protocol):
         user_id: str | None,
         before: tuple[int, str] | None,
         limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
-        """Sessions, most recently updated first, after the cursor ``(updated_at, id)``."""
+        """Sessions, most recently updated first, after the cursor ``(updated_at, id)``;
+        ``user_id`` and ``namespace`` (when not ``None``) keep only the matching ones."""
 
 
 class CompactionQueue(Protocol):

@@ -188,3 +188,37 @@ async def test_list_sessions_most_recent_first_with_cursor_and_user_filter(store
     mine = await store.list_sessions("t", user_id="u1", before=None, limit=10)
     assert [s.id for s in mine] == ["s4", "s2", "s0"]
     assert await store.list_sessions("other", user_id=None, before=None, limit=10) == []
+
+
+async def test_list_sessions_filters_by_namespace_alone_and_with_user(store: Store) -> None:
+    layout = [("a", "ns", "u1"), ("b", "ns", "u2"), ("c", "", "u1"), ("d", "ns", "u1")]
+    for i, (sid, namespace, user) in enumerate(layout):
+        key = SessionKey("t", sid)
+        await store.append(key, one(), now=100, window=W, namespace=namespace)  # ties at 100
+        await store.put_session(key, SessionPatch(user_id=user), now=100 + i // 2)
+    in_ns = await store.list_sessions("t", user_id=None, before=None, limit=10, namespace="ns")
+    assert [s.id for s in in_ns] == ["d", "b", "a"]
+    first = await store.list_sessions("t", user_id=None, before=None, limit=2, namespace="ns")
+    cursor = (first[-1].updated_at, first[-1].id)
+    rest = await store.list_sessions("t", user_id=None, before=cursor, limit=10, namespace="ns")
+    assert [s.id for s in first] + [s.id for s in rest] == ["d", "b", "a"]
+    default = await store.list_sessions("t", user_id=None, before=None, limit=10, namespace="")
+    assert [s.id for s in default] == ["c"]
+    mine = await store.list_sessions("t", user_id="u1", before=None, limit=10, namespace="ns")
+    assert [s.id for s in mine] == ["d", "a"]
+    after_d = (mine[0].updated_at, mine[0].id)
+    older = await store.list_sessions("t", user_id="u1", before=after_d, limit=1, namespace="ns")
+    assert [s.id for s in older] == ["a"]
+    assert await store.list_sessions("t", user_id=None, before=None, limit=5, namespace="x") == []
+
+
+async def test_one_users_sessions_in_a_namespace_are_found_past_many_others(
+    store: Store,
+) -> None:
+    target = SessionKey("t", "old-in-ns")
+    await store.append(target, one(), now=1, window=W, namespace="ns")
+    await store.put_session(target, SessionPatch(user_id="u"), now=1)
+    for i in range(150):  # newer sessions of the same user in another namespace
+        await store.put_session(SessionKey("t", f"s{i:03d}"), SessionPatch(user_id="u"), now=10 + i)
+    found = await store.list_sessions("t", user_id="u", before=None, limit=5, namespace="ns")
+    assert [s.id for s in found] == ["old-in-ns"]

@@ -132,19 +132,81 @@ async def list_namespace(db: Db, tenant: str, namespace: str, offset: int, limit
     return [i.decode() for i in cast(list[bytes], ids)]
 
 
+FILTER_BATCH = 100
+"""Listing members read per round when sessions are filtered after reading."""
+
+
 async def list_sessions(
-    db: Db, tenant: str, user_id: str | None, before: tuple[int, str] | None, limit: int
+    db: Db,
+    tenant: str,
+    user_id: str | None,
+    before: tuple[int, str] | None,
+    limit: int,
+    namespace: str | None,
 ) -> list[Session]:
     if limit <= 0:
         return []
-    k = db.keys
-    listing = k.recent(tenant) if user_id is None else k.user(tenant, user_id)
-    upper = "+" if before is None else "(" + listing_member(*before)
-    members = await db.client.zrange(
-        listing, upper, "-", desc=True, bylex=True, offset=0, num=limit
-    )
-    ids = [session_id_of_member(m) for m in cast(list[bytes], members)]
+    if namespace is not None and user_id is not None:
+        return await _users_in_namespace(db, tenant, user_id, namespace, before, limit)
+    if namespace is not None:
+        ids = await _namespace_page(db, tenant, namespace, before, limit)
+    else:
+        listing = db.keys.recent(tenant) if user_id is None else db.keys.user(tenant, user_id)
+        members = await _listing_page(db, listing, _lex_bound(before), limit)
+        ids = [session_id_of_member(m) for m in members]
     return await _sessions(db, (SessionKey(tenant, i) for i in ids))
+
+
+def _lex_bound(before: tuple[int, str] | None) -> str:
+    """The exclusive upper lex bound of a listing page after the cursor ``before``."""
+    return "+" if before is None else "(" + listing_member(*before)
+
+
+async def _listing_page(db: Db, listing: str, upper: str | bytes, num: int) -> list[bytes]:
+    """Listing members below ``upper``, newest first."""
+    members = await db.client.zrange(listing, upper, "-", desc=True, bylex=True, offset=0, num=num)
+    return cast(list[bytes], members)
+
+
+async def _namespace_page(
+    db: Db, tenant: str, namespace: str, before: tuple[int, str] | None, limit: int
+) -> list[str]:
+    """Session ids of a namespace after the cursor, newest first. The namespace zset scores
+    ``updated_at`` and orders ties by id, so a cursor splits into the ties at its time (few:
+    same millisecond) and everything older."""
+    key = db.keys.namespace(tenant, namespace)
+    if before is None:
+        found = await db.client.zrange(
+            key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=limit
+        )
+        return [m.decode() for m in cast(list[bytes], found)]
+    updated_at, session_id = before
+    async with db.client.pipeline(transaction=False) as pipe:
+        pipe.zrange(key, updated_at, updated_at, desc=True, byscore=True)
+        pipe.zrange(key, f"({updated_at}", "-inf", desc=True, byscore=True, offset=0, num=limit)
+        ties, older = await pipe.execute()
+    below = session_id.encode()
+    members = [m for m in cast(list[bytes], ties) if m < below] + cast(list[bytes], older)
+    return [m.decode() for m in members[:limit]]
+
+
+async def _users_in_namespace(
+    db: Db, tenant: str, user_id: str, namespace: str, before: tuple[int, str] | None, limit: int
+) -> list[Session]:
+    """One user's sessions in one namespace: walks the user's listing (a user has few
+    sessions) and keeps the namespace's."""
+    listing = db.keys.user(tenant, user_id)
+    upper: str | bytes = _lex_bound(before)
+    found: list[Session] = []
+    while len(found) < limit:
+        members = await _listing_page(db, listing, upper, FILTER_BATCH)
+        ids = [session_id_of_member(m) for m in members]
+        sessions = await _sessions(db, (SessionKey(tenant, i) for i in ids))
+        found += [s for s in sessions if s.namespace == namespace]
+        if len(members) < FILTER_BATCH:
+            break
+        upper = b"(" + members[-1]
+    return found[:limit]
 
 
 async def _sessions(db: Db, keys: Iterable[SessionKey]) -> list[Session]:

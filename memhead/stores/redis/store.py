@@ -205,9 +205,15 @@ class RedisStore:
 
     @_unavailable_as_503
     async def list_sessions(
-        self, tenant: str, *, user_id: str | None, before: tuple[int, str] | None, limit: int
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
-        return await sessions.list_sessions(self._db, tenant, user_id, before, limit)
+        return await sessions.list_sessions(self._db, tenant, user_id, before, limit, namespace)
 
     # -- CompactionQueue ----------------------------------------------------------------
 

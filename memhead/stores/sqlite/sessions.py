@@ -241,12 +241,14 @@ def list_sessions(
     user_id: str | None,
     before: tuple[int, str] | None,
     limit: int,
+    namespace: str | None,
 ) -> list[Session]:
     sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant = :tenant"
     args: dict[str, Any] = {"tenant": tenant, "limit": limit}
-    if user_id is not None:
-        sql += " AND user_id = :user_id"
-        args["user_id"] = user_id
+    for column, value in (("user_id", user_id), ("namespace", namespace)):
+        if value is not None:
+            sql += f" AND {column} = :{column}"
+            args[column] = value
     if before is not None:
         sql += " AND (updated_at, id) < (:before_at, :before_id)"
         args["before_at"], args["before_id"] = before

@@ -168,9 +168,15 @@ class SqliteStore:
         return await self._run(sessions.list_namespace, tenant, namespace, offset, limit)
 
     async def list_sessions(
-        self, tenant: str, *, user_id: str | None, before: tuple[int, str] | None, limit: int
+        self,
+        tenant: str,
+        *,
+        user_id: str | None,
+        before: tuple[int, str] | None,
+        limit: int,
+        namespace: str | None = None,
     ) -> list[Session]:
-        return await self._run(sessions.list_sessions, tenant, user_id, before, limit)
+        return await self._run(sessions.list_sessions, tenant, user_id, before, limit, namespace)
 
     # -- CompactionQueue ----------------------------------------------------------------
 
