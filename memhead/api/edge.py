@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from memhead.api.body import BodyPolicy, declared_length
 from memhead.api.responses import error_response, response_for
 from memhead.api.route_metrics import RequestMetrics
+from memhead.console import PREFIX as CONSOLE_PREFIX
 from memhead.errors import ClientDisconnected, InvalidRequest, MemheadError
 from memhead.logs import RequestIds, request_id
 
@@ -92,13 +93,19 @@ class EdgeMiddleware:
         await response(scope, receive, send)
 
 
+KEEP_SLASH = (CONSOLE_PREFIX + "/",)
+"""Static pages addressed with their slash: the console's page links its files relatively
+(``console.js`` from ``/ui/``), so ``/ui/`` must stay ``/ui/``."""
+
+
 def strip_trailing_slash(scope: Scope) -> None:
-    """``/sessions/`` is ``/sessions``: every route answers with or without a trailing slash
-    (instead of an empty redirect). Only a literal slash counts: a session id that ends in
-    ``/`` is sent encoded (``%2F``)."""
+    """``/sessions/`` is ``/sessions``: every API route answers with or without a trailing
+    slash (instead of an empty redirect). Only a literal slash counts: a session id that ends
+    in ``/`` is sent encoded (``%2F``)."""
     raw: bytes = scope.get("raw_path") or b""
     path: str = scope["path"]
-    if len(path) > 1 and path[-1] == "/" and raw[-1:] == b"/":
+    keep = path.startswith(KEEP_SLASH)
+    if len(path) > 1 and path[-1] == "/" and raw[-1:] == b"/" and not keep:
         scope["path"] = path[:-1]
         scope["raw_path"] = raw[:-1]
 
