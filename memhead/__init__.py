@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from memhead.app import create_app
-from memhead.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from memhead.app import create_app
+    from memhead.settings import Settings, load_settings
 
 __all__ = ["Settings", "__version__", "create_app", "load_settings"]
+
+# The server is imported on first use, not here: ``memhead.client`` and
+# ``memhead.integrations`` live in this package and must not pull in FastAPI.
+_LAZY = {
+    "create_app": "memhead.app",
+    "Settings": "memhead.settings",
+    "load_settings": "memhead.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'memhead' has no attribute {name!r}")

@@ -22,6 +22,9 @@ from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIds
+from memhead.mcp.server import build_mcp
+from memhead.mcp.server import http_routes as mcp_routes
+from memhead.mcp.tools import http_tenant
 from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics, RequestMetrics, instrument
 from memhead.providers import build_llm, configured_embedder, describe_llm
@@ -56,13 +59,9 @@ def create_app(
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
         tenant_of = KeyTenancy(store) if settings.auth == "required" else default_tenant
-    limits = Limits(
-        session_id_chars=settings.max_session_id_chars,
-        messages_per_append=settings.max_messages,
-        content_chars=settings.max_content_chars,
-    )
-    service = MemoryService(store, window=settings.window_size, limits=limits)
+    service = memory_service(settings, store)
     search = SearchService(store, embedder)
+    mcp = build_mcp(service, search, http_tenant)
     workers = (
         build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
     )
@@ -73,7 +72,7 @@ def create_app(
         log.info(describe(settings, store, llm, embedder))
         if llm is None:
             log.info(SUMMARIES_OFF)
-        async with background(*workers):
+        async with background(*workers), mcp.session_manager.run():
             try:
                 yield
             finally:
@@ -106,9 +105,20 @@ def create_app(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
     app.include_router(native_router(service, search, tenant_of))
+    app.router.routes.extend(mcp_routes(mcp, tenant_of, host=settings.host))
     install_error_handlers(app)
     install_openapi(app)
     return app
+
+
+def memory_service(settings: Settings, store: Store) -> MemoryService:
+    """The use cases over ``store``, with the window and the limits ``settings`` set."""
+    limits = Limits(
+        session_id_chars=settings.max_session_id_chars,
+        messages_per_append=settings.max_messages,
+        content_chars=settings.max_content_chars,
+    )
+    return MemoryService(store, window=settings.window_size, limits=limits)
 
 
 SUMMARIES_OFF = (

@@ -17,6 +17,7 @@ from memhead.app import SUMMARIES_OFF, background, build_workers, create_app, de
 from memhead.auth import create_key
 from memhead.errors import ConfigError
 from memhead.logs import configure_logging
+from memhead.mcp.stdio import run_stdio
 from memhead.migrate import run as run_migration
 from memhead.models import DEFAULT_TENANT, now_ms
 from memhead.providers import build_llm, configured_embedder
@@ -156,6 +157,10 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    return run_stdio(settings, args.tenant)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run only the background worker (summaries)")
     worker.set_defaults(run=_worker)
     _add_keys_parser(sub)
+    mcp = sub.add_parser("mcp", help="serve MCP tools on stdio (for desktop MCP hosts)")
+    mcp.add_argument(
+        "--tenant", default=DEFAULT_TENANT, help=f"tenant to act for (default: {DEFAULT_TENANT})"
+    )
+    mcp.set_defaults(run=_mcp)
     check = sub.add_parser("check", help="verify the store's invariants; exit 1 on a violation")
     check.set_defaults(run=_check)
     migrate = sub.add_parser(
