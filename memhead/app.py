@@ -22,9 +22,6 @@ from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.embedding import EmbeddingWorker
 from memhead.logs import RequestIds
-from memhead.mcp.server import build_mcp
-from memhead.mcp.server import http_routes as mcp_routes
-from memhead.mcp.tools import http_tenant
 from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics, RequestMetrics, instrument
 from memhead.providers import build_llm, configured_embedder, describe_llm
@@ -59,6 +56,12 @@ def create_app(
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
         tenant_of = KeyTenancy(store) if settings.auth == "required" else default_tenant
+    # Imported here, not at the top: the MCP SDK's types cost about a second of CPU to
+    # import, which only a process serving HTTP should pay (not `memhead keys`, `worker`...).
+    from memhead.mcp.server import build_mcp
+    from memhead.mcp.server import http_routes as mcp_routes
+    from memhead.mcp.tools import http_tenant
+
     service = memory_service(settings, store)
     search = SearchService(store, embedder)
     mcp = build_mcp(service, search, http_tenant)

@@ -17,7 +17,6 @@ from memhead.app import SUMMARIES_OFF, background, build_workers, create_app, de
 from memhead.auth import create_key
 from memhead.errors import ConfigError
 from memhead.logs import configure_logging
-from memhead.mcp.stdio import run_stdio
 from memhead.migrate import run as run_migration
 from memhead.models import DEFAULT_TENANT, now_ms
 from memhead.providers import build_llm, configured_embedder
@@ -158,6 +157,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from memhead.mcp.stdio import run_stdio  # the MCP SDK costs a second to import
+
     return run_stdio(settings, args.tenant)
 
 

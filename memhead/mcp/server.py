@@ -49,7 +49,9 @@ def http_routes(server: MCPServer[Any], tenant_of: TenantResolver, *, host: str)
     )
     (endpoint,) = [r.endpoint for r in sdk_app.routes if isinstance(r, Route) and r.path == PATH]
     gate = TenantGate(endpoint, tenant_of)
-    return [Route(PATH, gate, methods=["GET", "POST", "DELETE"], name="mcp")]
+    # POST only: stateless JSON answers need neither the GET stream (SSE) nor a DELETE of
+    # a session; the spec has a server without them answer 405.
+    return [Route(PATH, gate, methods=["POST"], name="mcp")]
 
 
 class TenantGate:

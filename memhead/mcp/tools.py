@@ -103,7 +103,9 @@ class Deleted(BaseModel):
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
-ERASE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True)
+ERASE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
 class MemoryTools:
