@@ -91,7 +91,9 @@ class MemheadProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 20) -> MemheadProcess:
+    def wait_ready(self, timeout: float = 60) -> MemheadProcess:
+        """Wait until it answers. A start costs ~4 s of CPU (imports, the MCP SDK's types
+        among them); on a CI machine shared with other jobs that can take 20 s and more."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -42,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemheadProcess]
         "MEMHEAD_AUTH": "required",
     }
     with MemheadProcess(env, cwd=cwd) as proc:
-        yield proc.wait_ready(60)
+        yield proc.wait_ready()
 
 
 def new_keys(server: MemheadProcess, *tenants: str) -> list[str]:

@@ -49,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemheadProcess]
             "MEMHEAD_WINDOW_SIZE": str(W),
         }
         with MemheadProcess(env, cwd=tmp_path) as proc:
-            yield proc.wait_ready(60)
+            yield proc.wait_ready()
 
 
 class Prompts(BaseCallbackHandler):

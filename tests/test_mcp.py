@@ -138,7 +138,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemheadProcess]
     cwd = tmp_path_factory.mktemp("mcp")
     env = {"MEMHEAD_STORE_URL": f"sqlite:///{cwd / 'http.db'}", "MEMHEAD_AUTH": "required"}
     with MemheadProcess(env, cwd=cwd) as proc:
-        yield proc.wait_ready(60)
+        yield proc.wait_ready()
 
 
 async def new_keys(server: MemheadProcess, *tenants: str) -> list[str]:
