@@ -216,6 +216,10 @@ async def test_with_auth_the_key_picks_the_tenant(server: MemheadProcess) -> Non
     wrong = httpx.post(f"{server.url}/mcp", json=ping, headers={"x-api-key": "mh_a_b"})
     assert wrong.status_code == 401 and "invalid or revoked" in wrong.json()["error"]
 
+    # Stateless JSON: no GET stream (SSE) to open, no session to DELETE.
+    for method in ("GET", "DELETE"):
+        assert httpx.request(method, f"{server.url}/mcp", headers=bearer(key_a)).status_code == 405
+
     # Nothing above reached tenant a's conversation.
     async with keyed(server.url, bearer(key_a)) as a:
         memory_a = text(await a.call_tool("get_session_memory", {"session_id": "diary"}))
