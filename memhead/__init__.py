@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Settings", "__version__", "create_app", "load_settings"]
 
+# The server is imported on first use, not here: ``memhead.client`` and
+# ``memhead.integrations`` live in this package and must not pull in FastAPI.
 _LAZY = {
     "create_app": "memhead.app",
     "Settings": "memhead.settings",

@@ -58,13 +58,15 @@ def create_app(
     embedder = embedder if embedder is not None else configured_embedder(settings)
     if tenant_of is None:
         tenant_of = KeyTenancy(store) if settings.auth == "required" else default_tenant
-    limits = Limits(
-        session_id_chars=settings.max_session_id_chars,
-        messages_per_append=settings.max_messages,
-        content_chars=settings.max_content_chars,
-    )
-    service = MemoryService(store, window=settings.window_size, limits=limits)
+    # Imported here, not at the top: the MCP SDK's types cost about a second of CPU to
+    # import, which only a process serving HTTP should pay (not `memhead keys`, `worker`...).
+    from memhead.mcp.server import build_mcp
+    from memhead.mcp.server import http_routes as mcp_routes
+    from memhead.mcp.tools import http_tenant
+
+    service = memory_service(settings, store)
     search = SearchService(store, embedder)
+    mcp = build_mcp(service, search, http_tenant)
     workers = (
         build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
     )
@@ -73,7 +75,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
         await announce(settings, store, llm, embedder)
-        async with background(*workers):
+        async with background(*workers), mcp.session_manager.run():
             try:
                 yield
             finally:
@@ -111,6 +113,17 @@ def create_app(
     )
     app.include_router(native_router(service, search, tenant_of))
     app.router.routes.extend(console_routes())
+    app.router.routes.extend(mcp_routes(mcp, tenant_of, host=settings.host))
     install_error_handlers(app)
     install_openapi(app)
     return app
+
+
+def memory_service(settings: Settings, store: Store) -> MemoryService:
+    """The use cases over ``store``, with the window and the limits ``settings`` set."""
+    limits = Limits(
+        session_id_chars=settings.max_session_id_chars,
+        messages_per_append=settings.max_messages,
+        content_chars=settings.max_content_chars,
+    )
+    return MemoryService(store, window=settings.window_size, limits=limits)

@@ -44,9 +44,9 @@ async def create_key(store: KeyStore, tenant: str, name: str) -> tuple[ApiKey, s
 
 
 def presented_key(request: Request) -> str | None:
-    """The key a request carries: ``Authorization: Bearer <key>``, ``x-metal-api-key``,
-    ``x-api-key`` (what ``langgraph_sdk`` and many other SDKs send), or
-    the password of HTTP Basic auth (so a client that cannot set headers, like LangChain's
+    """The key a request carries: ``Authorization: Bearer <key>``, ``x-api-key`` (what MCP
+    hosts and API gateways are often configured with), ``x-metal-api-key``, or the password
+    of HTTP Basic auth (so a client that cannot set headers, like LangChain's
     ``MotorheadMemory`` with a self-hosted URL, can put the key in its URL:
     ``http://key:<key>@host:8080``). Two headers of one kind are refused (400): which one
     a proxy or the client meant is anyone's guess."""
@@ -64,7 +64,7 @@ def presented_key(request: Request) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return password or None
-    return request.headers.get("x-metal-api-key") or request.headers.get("x-api-key") or None
+    return request.headers.get("x-api-key") or request.headers.get("x-metal-api-key") or None
 
 
 class KeyTenancy:

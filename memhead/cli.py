@@ -171,6 +171,12 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from memhead.mcp.stdio import run_stdio  # the MCP SDK costs a second to import
+
+    return run_stdio(settings, args.tenant)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhead", description="Memory server for LLM apps.")
     parser.add_argument("--version", action="version", version=f"memhead {__version__}")
@@ -182,6 +188,11 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run only the background worker (summaries)")
     worker.set_defaults(run=_worker)
     _add_keys_parser(sub)
+    mcp = sub.add_parser("mcp", help="serve MCP tools on stdio (for desktop MCP hosts)")
+    mcp.add_argument(
+        "--tenant", default=DEFAULT_TENANT, help=f"tenant to act for (default: {DEFAULT_TENANT})"
+    )
+    mcp.set_defaults(run=_mcp)
     check = sub.add_parser("check", help="verify the store's invariants; exit 1 on a violation")
     check.set_defaults(run=_check)
     migrate = sub.add_parser(

@@ -107,6 +107,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "messages"): {"messages": [{"role": "user", "content": "from a"}]},
     ("PUT", "session"): {"metadata": {"owner": "a"}},
     ("POST", "search"): {"query": SECRET},
+    ("POST", "mcp"): {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
 }
 
 

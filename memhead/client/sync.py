@@ -1,0 +1,146 @@
+"""``Memhead``: the blocking client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from memhead.client import calls
+from memhead.client.base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Retry
+from memhead.client.types import (
+    Memory,
+    Message,
+    MessagePage,
+    SearchMode,
+    SearchResults,
+    Session,
+    SessionPage,
+    SummaryStatus,
+)
+
+T = TypeVar("T")
+
+
+class Memhead(BaseClient):
+    """A memhead server's native API (``/api/v1``).
+
+    ``base_url`` defaults to ``MEMHEAD_BASE_URL`` (else ``http://127.0.0.1:8080``) and
+    ``api_key`` to ``MEMHEAD_API_KEY``; the key is sent as ``Authorization: Bearer``.
+    Calls time out (``timeout``, seconds or an ``httpx.Timeout``) and are retried up to
+    ``max_retries`` times when no answer came or the server was unavailable (every call is
+    idempotent: appends carry client message ids). Errors raise ``memhead.client.APIError``
+    and its subclasses. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_s: float = 0.5,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout, max_retries, backoff_s)
+        self._http = httpx.Client(**self._http_options())
+
+    def _send(self, call: calls.Call[T]) -> T:
+        attempt = 0
+        while True:
+            answer: httpx.Response | httpx.TransportError
+            try:
+                answer = self._http.request(
+                    call.method, call.path, params=call.params, json=call.json
+                )
+            except httpx.TransportError as exc:
+                answer = exc
+            outcome = self._outcome(call, attempt, answer)
+            if not isinstance(outcome, Retry):
+                return outcome
+            time.sleep(outcome.delay)
+            attempt += 1
+
+    def put_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Create a session, or set its ``user_id`` / ``metadata`` (``None`` keeps a field)."""
+        return self._send(calls.put_session(session_id, user_id, metadata))
+
+    def get_session(self, session_id: str) -> Session:
+        """A session's record; ``NotFoundError`` if it has none."""
+        return self._send(calls.get_session(session_id))
+
+    def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        namespace: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> SessionPage:
+        """Sessions, most recently updated first (one user's with ``user_id``, one listing
+        group's with ``namespace``), a page at a time: pass the page's ``next_cursor`` back
+        as ``cursor``."""
+        return self._send(calls.list_sessions(user_id, namespace, cursor, limit))
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete a session and all of it (messages, summary); deleting none succeeds."""
+        return self._send(calls.delete_session(session_id))
+
+    def add_messages(self, session_id: str, messages: Iterable[Mapping[str, Any]]) -> list[Message]:
+        """Append messages (``{"role", "content"}``, see ``MessageParam``); returns them as
+        stored. Each gets a client id unless it has one, so a retry stores nothing twice."""
+        return self._send(calls.add_messages(session_id, messages))
+
+    def list_messages(
+        self, session_id: str, *, before_seq: int | None = None, limit: int = 100
+    ) -> MessagePage:
+        """The full stored history, newest first, a page at a time: pass the page's
+        ``next_before_seq`` back as ``before_seq``."""
+        return self._send(calls.list_messages(session_id, before_seq, limit))
+
+    def get_memory(self, session_id: str, *, lastn: int | None = None) -> Memory:
+        """The running summary and the window (at most ``lastn`` messages, default the
+        server's window size), newest first. An unknown session has an empty memory."""
+        return self._send(calls.get_memory(session_id, lastn))
+
+    def get_summary(self, session_id: str) -> SummaryStatus:
+        """The summary and the state of its compaction (backlog, last error, next attempt)."""
+        return self._send(calls.get_summary(session_id))
+
+    def search(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        limit: int = 10,
+        mode: SearchMode = "hybrid",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        roles: Sequence[str] | None = None,
+    ) -> SearchResults:
+        """Past messages relevant to ``query``, best first: in one session, in one user's
+        sessions, or (neither given) in every session the key's tenant has."""
+        q = calls.SearchQuery(query, session_id, user_id, limit, mode, since, until, roles)
+        return self._send(calls.search(q))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Memhead:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""memhead for other frameworks, over ``memhead.client`` (each behind its own extra)."""
