@@ -39,7 +39,9 @@ log = logging.getLogger("memhead")
 
 DESCRIPTION = """Memory for LLM applications: a window of recent messages, a running summary of
 everything older, and retrieval. Speaks Motörhead's API at `/` and `/v1/motorhead`; the native
-API lives at `/api/v1`."""
+API lives at `/api/v1`. Also served, outside this document: the MCP tools over Streamable HTTP
+at `/mcp` (MCP's own JSON-RPC protocol, which describes its tools itself) and the web console
+at `/ui/`."""
 
 
 def create_app(

@@ -18,7 +18,11 @@ from memhead.stores.sqlite import SqliteStore
 from tests.servers import serve_in_thread
 from tests.test_auth import walk
 
-UNDOCUMENTED = {"/openapi.json", "/docs", "/docs/static/{name}"}  # the docs themselves
+UNDOCUMENTED = {
+    *("/openapi.json", "/docs", "/docs/static/{name}"),  # the docs themselves
+    "/ui",  # the console's static files (it calls the documented API)
+    "/mcp",  # MCP's own protocol (JSON-RPC), self-describing through tools/list: docs/mcp.md
+}
 OPEN = {"/", "/healthz", "/readyz", "/metrics"}
 SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer"},

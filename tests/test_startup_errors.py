@@ -101,7 +101,7 @@ CASES: dict[str, Case] = {
     ),
     "unsupported-backend": lambda cwd: (
         {"MEMHEAD_STORE_URL": f"postgres://memhead:{SECRET}@db.example/memory"},
-        ["MEMHEAD_STORE_URL=postgres://db.example/memory", "SQLite", "Redis"],
+        ["MEMHEAD_STORE_URL=postgres://memhead:***@db.example/memory", "SQLite", "Redis"],
     ),
     "redis-url-malformed-port": lambda cwd: (
         {"REDIS_URL": "redis://localhost:sixty/0"},
@@ -227,7 +227,8 @@ def test_debug_shows_the_traceback_before_the_line(work: Path) -> None:
 def unreachable_redis() -> tuple[dict[str, str], list[str]]:
     port = free_port()  # nothing listens there
     env = {"REDIS_URL": f"redis://:{SECRET}@127.0.0.1:{port}/0"}
-    return env, [f"REDIS_URL=redis://127.0.0.1:{port}/0", f"Redis at 127.0.0.1:{port}", "refused"]
+    shown = redact_url(env["REDIS_URL"])
+    return env, [f"REDIS_URL={shown}", f"Redis at 127.0.0.1:{port}", "refused"]
 
 
 def test_redis_that_does_not_answer(work: Path) -> None:

@@ -47,6 +47,8 @@ SESSION: dict[str, Any] = {
     "created_at": "2026-11-30T09:12:03.120Z",
     "updated_at": "2026-11-30T09:14:41.007Z",
     "message_count": 2,
+    "upto_seq": 0,
+    "last_error": None,
 }
 MESSAGES: list[Any] = [
     {
