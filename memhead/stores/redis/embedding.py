@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import memhead.stores.redis.fields as f
 from memhead.errors import EmbeddingMismatch
-from memhead.models import PendingEmbedding
+from memhead.models import PendingEmbedding, SessionKey
 from memhead.stores.redis.fields import MESSAGE_FIELDS, Db
 from memhead.stores.redis.indexes import Indexes
 from memhead.stores.redis.keyspace import key_of_embed_member
@@ -60,3 +60,49 @@ async def store_vectors(
             )
         )
     await asyncio.gather(*calls)  # made together, they share pipelines (batches)
+
+
+SCAN_COUNT = 1000
+
+
+async def embedding_space(indexes: Indexes) -> tuple[str, int] | None:
+    space = await indexes.read_space()
+    return None if space is None else (space.model, space.dimensions)
+
+
+async def embedding_backlog_size(db: Db) -> int:
+    return int(await db.client.zcard(db.keys.embed()))
+
+
+async def reset_vectors(db: Db, indexes: Indexes) -> None:
+    """Not atomic (it walks the keyspace), so ordered to be repeatable: every message back
+    in the backlog first, then the vectors and their index go, the recorded space last (a
+    reindex that finds the old space still recorded resets again)."""
+    k = db.keys
+    async for batch in _scanned(db, k.messages_index_prefix() + "*"):
+        async with db.client.pipeline(transaction=False) as pipe:
+            for name in batch:
+                pipe.hmget(name, ("tenant", "session", "seq", "created_at"))
+            found: list[list[bytes | None]] = await pipe.execute()
+        members = {
+            k.embed_member(SessionKey(t.decode(), s.decode()), int(seq)): int(at)
+            for t, s, seq, at in found
+            if t is not None and s is not None and seq is not None and at is not None
+        }
+        if members:
+            await db.client.zadd(k.embed(), cast(Any, members))
+    async for batch in _scanned(db, k.vectors_index_prefix() + "*"):
+        await db.client.unlink(*batch)
+    await indexes.drop_space()
+
+
+async def _scanned(db: Db, match: str) -> Any:
+    """Key names matching ``match``, in lists of up to ``SCAN_COUNT``."""
+    batch: list[bytes] = []
+    async for name in db.client.scan_iter(match=match, count=SCAN_COUNT):
+        batch.append(name)
+        if len(batch) >= SCAN_COUNT:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -136,10 +136,32 @@ class Indexes:
                 self._space = Space(**orjson.loads(raw))
         return self._space
 
+    async def read_space(self) -> Space | None:
+        """The space as stored now: another process may have reset it (``memhead reindex``),
+        and then the vector index known to exist may be gone."""
+        raw = await self.client.get(self.keys.embedding_space())
+        space = None if raw is None else Space(**orjson.loads(raw))
+        if space != self._space:
+            self._space, self._vector_index = space, False
+        return space
+
+    async def drop_space(self) -> None:
+        """Drop the vector index and forget the space (the vector hashes are the caller's)."""
+        space = await self.read_space()
+        if space is not None:
+            try:
+                await self.ft("FT.DROPINDEX", self.keys.vector_index(space.dimensions))
+            except ResponseError as exc:
+                if "unknown index" not in str(exc).lower() and "no such" not in str(exc).lower():
+                    raise
+        await self.client.delete(self.keys.embedding_space())
+        self._space, self._vector_index = None, False
+
     async def claim_space(self, model: str, dimensions: int) -> Space:
-        """The store's space; the first caller ever fixes it (``SET NX``), others must match."""
+        """The store's space; the first caller ever fixes it (``SET NX``), others must match.
+        Read afresh each time: a reindex elsewhere must stop this process's vectors."""
         wanted = Space(model, dimensions)
-        space = await self.stored_space()
+        space = await self.read_space()
         if space is None:
             value = orjson.dumps({"model": model, "dimensions": dimensions})
             before = await self.client.set(self.keys.embedding_space(), value, nx=True, get=True)
