@@ -229,9 +229,9 @@ class InstrumentedStore:
         with self._timed("embedding_backlog_size"):
             return await self.store.embedding_backlog_size()
 
-    async def reset_vectors(self) -> None:
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
         with self._timed("reset_vectors"):
-            await self.store.reset_vectors()
+            await self.store.reset_vectors(model=model, dimensions=dimensions)
 
     # -- KeyStore -----------------------------------------------------------------------
 

@@ -193,15 +193,19 @@ class EmbeddingQueue(Protocol):
 
     async def embedding_space(self) -> tuple[str, int] | None:
         """The ``(model, dimensions)`` the stored vectors were made with (read afresh, as
-        another process may have changed it), or ``None`` before the first vector."""
+        another process may have changed it), or ``None`` before the first vector and while
+        a ``reset_vectors`` is incomplete (interrupted, or running)."""
 
     async def embedding_backlog_size(self) -> int:
         """How many stored messages have no vector."""
 
-    async def reset_vectors(self) -> None:
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
         """Drop every vector and the recorded model, for a reindex: every stored message is
-        back in the backlog and the next ``store_vectors`` fixes a new space. Safe to repeat
-        after an interruption (the recorded model goes last)."""
+        back in the backlog, and ``(model, dimensions)`` is recorded at once in place of the
+        old space, so that a process still running the old model can store no vector from
+        then on (its ``store_vectors`` raises ``EmbeddingMismatch``). Vectors of the new
+        space stored meanwhile by other processes are kept or their messages requeued.
+        Safe to repeat after an interruption."""
 
 
 class KeyStore(Protocol):

@@ -72,27 +72,36 @@ async def test_reset_puts_every_message_back_and_frees_the_space(store: Store) -
     await add(store, SessionKey("u", "b"), "b1", at=2000)
     await embed_all(store, {"a1": vec(1, 0), "a2": vec(0, 1), "b1": vec(1, 1)})
     assert await store.embedding_backlog_size() == 0
-    await store.reset_vectors()
-    await store.reset_vectors()  # an interrupted reindex resets again: nothing changes
-    assert await store.embedding_space() is None
+    await store.reset_vectors(model="wide", dimensions=8)
+    await store.reset_vectors(model="wide", dimensions=8)  # run again: nothing changes
+    assert await store.embedding_space() == ("wide", 8)
     assert await store.embedding_backlog_size() == 3
     backlog = await store.embedding_backlog(limit=10)
     assert [p.message.content for p in backlog] == ["a1", "a2", "b1"]
-    assert await store.vector_search(SearchScope("t", session_id="a"), vec(1, 0), 10) == []
-    assert await store.similarities("t", [("a", 1)], vec(1, 0)) == [None]
-    # Another model of another dimension now fits, and its vectors are searchable.
+    assert await store.vector_search(SearchScope("t", session_id="a"), [1.0] + [0.0] * 7, 10) == []
+    assert await store.similarities("t", [("a", 1)], [1.0] + [0.0] * 7) == [None]
+    # The old model can store nothing from now on; the new one's vectors are searchable.
+    with pytest.raises(EmbeddingMismatch):
+        await store.store_vectors([(backlog[0], vec(1, 0))], model="m")
     wide = {"a1": [1.0] + [0.0] * 7, "a2": [0.0, 1.0] + [0.0] * 6, "b1": [0.0] * 7 + [1.0]}
     await store.store_vectors([(p, wide[p.message.content]) for p in backlog], model="wide")
-    assert await store.embedding_space() == ("wide", 8)
+    assert await store.embedding_backlog_size() == 0
     hits = await store.vector_search(SearchScope("t", session_id="a"), wide["a2"], 10)
     assert [h.message.content for h in hits][0] == "a2"
     with pytest.raises(EmbeddingMismatch):
         await store.vector_search(SearchScope("t", session_id="a"), vec(1, 0), 10)
 
 
-async def test_reset_of_a_store_without_vectors_changes_nothing(store: Store) -> None:
-    await store.reset_vectors()
-    await add(store, SessionKey("t", "s"), "x")
-    await store.reset_vectors()
-    assert [p.message.content for p in await store.embedding_backlog(limit=10)] == ["x"]
-    assert await store.embedding_space() is None
+async def test_reset_keeps_vectors_of_the_new_space_stored_in_between(store: Store) -> None:
+    """A worker of the new model may store vectors while a reset runs (or between an
+    interrupted one and its rerun): they are kept or their messages requeued, never lost."""
+    await add(store, SessionKey("t", "s"), "x", "y")
+    await store.reset_vectors(model="m", dimensions=4)
+    first, second = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(first, vec(1, 0))], model="m")
+    await store.reset_vectors(model="m", dimensions=4)
+    left = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(p, vec(0, 1)) for p in left], model="m")
+    assert await store.embedding_backlog_size() == 0
+    hits = await store.vector_search(SearchScope("t", session_id="s"), vec(1, 1), 10)
+    assert sorted(h.message.content for h in hits) == ["x", "y"]

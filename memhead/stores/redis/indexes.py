@@ -145,17 +145,20 @@ class Indexes:
             self._space, self._vector_index = space, False
         return space
 
-    async def drop_space(self) -> None:
-        """Drop the vector index and forget the space (the vector hashes are the caller's)."""
-        space = await self.read_space()
-        if space is not None:
+    async def replace_space(self, space: Space) -> None:
+        """Record ``space`` in place of the stored one (a reset, for a reindex), and drop the
+        old space's vector index when it was of another dimension (its name holds it)."""
+        value = orjson.dumps({"model": space.model, "dimensions": space.dimensions})
+        before = await self.client.set(self.keys.embedding_space(), value, get=True)
+        old = None if before is None else Space(**orjson.loads(cast(bytes, before)))
+        if old is not None and old.dimensions != space.dimensions:
             try:
-                await self.ft("FT.DROPINDEX", self.keys.vector_index(space.dimensions))
+                await self.ft("FT.DROPINDEX", self.keys.vector_index(old.dimensions))
             except ResponseError as exc:
                 if "unknown index" not in str(exc).lower() and "no such" not in str(exc).lower():
                     raise
-        await self.client.delete(self.keys.embedding_space())
-        self._space, self._vector_index = None, False
+        self._space, self._vector_index = space, False
+        await self.ensure_vector_index(space)
 
     async def claim_space(self, model: str, dimensions: int) -> Space:
         """The store's space; the first caller ever fixes it (``SET NX``), others must match.

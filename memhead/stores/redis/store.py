@@ -291,15 +291,15 @@ class RedisStore:
 
     @_unavailable_as_503
     async def embedding_space(self) -> tuple[str, int] | None:
-        return await embedding.embedding_space(self._indexes)
+        return await embedding.embedding_space(self._db, self._indexes)
 
     @_unavailable_as_503
     async def embedding_backlog_size(self) -> int:
         return await embedding.embedding_backlog_size(self._db)
 
     @_unavailable_as_503
-    async def reset_vectors(self) -> None:
-        await embedding.reset_vectors(self._db, await self._searchable())
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
+        await embedding.reset_vectors(self._db, await self._searchable(), model, dimensions)
 
     # -- KeyStore -----------------------------------------------------------------------
 

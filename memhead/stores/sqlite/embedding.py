@@ -84,10 +84,14 @@ def embedding_backlog_size(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM messages WHERE embedded = 0").fetchone()[0])
 
 
-def reset_vectors(conn: sqlite3.Connection) -> None:
+def reset_vectors(conn: sqlite3.Connection, model: str, dimensions: int) -> None:
     """One transaction: a reindex starts from nothing or not at all."""
     with writing(conn):
         conn.execute("DELETE FROM vectors")
         conn.execute("UPDATE messages SET embedded = 0 WHERE embedded = 1")
         conn.execute("UPDATE sessions SET vectors = 0 WHERE vectors > 0")
         conn.execute("DELETE FROM embedding_space")
+        conn.execute(
+            "INSERT INTO embedding_space (only, model, dimensions) VALUES (1, :model, :dim)",
+            {"model": model, "dim": dimensions},
+        )

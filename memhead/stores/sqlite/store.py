@@ -247,9 +247,9 @@ class SqliteStore:
     async def embedding_backlog_size(self) -> int:
         return await self._run(embedding.embedding_backlog_size)
 
-    async def reset_vectors(self) -> None:
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
         def reset(conn: sqlite3.Connection) -> None:
-            embedding.reset_vectors(conn)
+            embedding.reset_vectors(conn, model, dimensions)
             self._vectors.clear()  # matrices of another space; the counters restart from 0
 
         await self._run(reset)
