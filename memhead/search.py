@@ -29,9 +29,9 @@ class Result:
     score: float
     """Higher is better; comparable within one search."""
     distance: float
-    """Lower is better, in [0, 1] (Motörhead's ``dist``): the cosine distance between the
-    query's vector and the message's stored vector when both are known (see ``distances``);
-    else ``vectorless_distance`` of the score."""
+    """Lower is better (Motörhead's ``dist``): the cosine distance (1 - cosine similarity, in
+    [0, 2]) between the query's vector and the message's stored vector when both are known
+    (see ``distances``); else ``vectorless_distance`` of the score, in [0.5, 1]."""
     retrievers: tuple[str, ...]
     """Which lists found it: ``keyword``, ``vector``; ``context`` when only its neighbours did."""
 
@@ -167,7 +167,7 @@ the search, and the lists that found it."""
 def _distance(similarity: float | None, score: float, best: float) -> float:
     if similarity is None:
         return vectorless_distance(score, best)
-    return min(max(1.0 - similarity, 0.0), 1.0)
+    return min(max(1.0 - similarity, 0.0), 2.0)  # as Motörhead's (Redis's) COSINE distance
 
 
 def _position(hit: Hit) -> retrieval.Position:

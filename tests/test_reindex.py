@@ -199,7 +199,7 @@ def test_an_interrupted_reindex_continues_when_run_again(deployment: Deployment)
         text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    lines = []
+    lines: list[str] = []
     while "reindex [" not in "".join(lines):  # the first 10 % line: some vectors stored
         line = proc.stdout.readline()
         assert line, proc.stderr.read()
