@@ -1,4 +1,4 @@
-"""The ``memhead`` command: ``serve``, ``worker`` and ``migrate-motorhead``.
+"""The ``memhead`` command: ``serve``, ``worker``, ``reindex``, ``migrate-motorhead`` and more.
 
 The web stack (uvicorn, the app, authentication) is imported only by the commands that use
 it, so ``memhead worker`` runs without it."""
@@ -44,7 +44,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port_from="--port" if args.port is not None else variable_name("MEMHEAD_PORT"),
     )
     llm, embedder = build_providers(settings)
-    check_store_opens(settings)
+    check_store_opens(settings, embedder)
     if settings.auth == "off" and host not in LOOPBACK:
         logging.getLogger("memhead").warning(
             "AUTHENTICATION IS OFF and memhead listens on %s: anyone who can reach this port "
@@ -84,7 +84,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings, llm: LLM | None, embedder: Embedder | None) -> int:
-    store = await opened_store(settings)
+    store = await opened_store(settings, embedder)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -111,6 +111,33 @@ async def _run_migrate(settings: Settings, args: argparse.Namespace) -> int:
         await source.aclose()
         raise
     return await run_migration(store, source, tenant=args.tenant, window=settings.window_size)
+
+
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    _, embedder = build_providers(settings)
+    if embedder is None:
+        raise ConfigError(
+            "MEMHEAD_EMBED_MODEL is not set: memhead reindex embeds every message with the "
+            "model it names (the new one)"
+        )
+    return asyncio.run(_run_reindex(settings, embedder))
+
+
+async def _run_reindex(settings: Settings, embedder: Embedder) -> int:
+    from memhead.reindex import INTERRUPTED, reindex
+
+    store = await opened_store(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop between batches, nothing half-done
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        status = await reindex(store, embedder, sys.stdout, batch=settings.embed_batch, stop=stop)
+        if status == INTERRUPTED:
+            print("memhead: reindex interrupted; run it again to continue", file=sys.stderr)
+        return status
+    finally:
+        await store.close()
+        await embedder.close()
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -193,6 +220,11 @@ def _parser() -> argparse.ArgumentParser:
         "--tenant", default=DEFAULT_TENANT, help=f"tenant to act for (default: {DEFAULT_TENANT})"
     )
     mcp.set_defaults(run=_mcp)
+    reindex = sub.add_parser(
+        "reindex",
+        help="re-embed every message with MEMHEAD_EMBED_MODEL (to switch embedding models)",
+    )
+    reindex.set_defaults(run=_reindex)
     check = sub.add_parser("check", help="verify the store's invariants; exit 1 on a violation")
     check.set_defaults(run=_check)
     migrate = sub.add_parser(

@@ -8,13 +8,13 @@
     │   └── UnprocessableInput   422
     ├── ClientDisconnected       499 (nobody to answer: counted, not an error of ours)
     ├── Conflict                 409
+    │   └── EmbeddingMismatch    409
     ├── Unauthorized             401
     │   └── Forbidden            403
     ├── NotFound                 404
     ├── BackendUnavailable       503
     ├── SearchUnavailable        501
-    ├── ProviderFailure          502
-    └── EmbeddingMismatch        500
+    └── ProviderFailure          502
 
 The HTTP layer turns any of them into ``{"error": message}`` with ``status`` (see
 ``memhead.api.responses``); nothing else builds error bodies.
@@ -98,10 +98,13 @@ class ProviderFailure(MemheadError):
     status = 502
 
 
-class EmbeddingMismatch(MemheadError):
-    """Vectors of another model or dimension than the store already holds."""
+class EmbeddingMismatch(Conflict):
+    """Vectors of another model or dimension than the store already holds: the store was
+    reindexed with another model (``memhead reindex``) under a running process, or the
+    process was started with another one. Retrying will not help; a restart with the
+    store's model, or a reindex, will."""
 
-    status = 500
+    status = 409
 
 
 class ConfigError(Exception):

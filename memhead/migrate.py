@@ -166,14 +166,22 @@ class Progress:
 
     WIDTH = 30
 
-    def __init__(self, total: int, out: TextIO | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        out: TextIO | None,
+        *,
+        command: str = "migrate-motorhead",
+        unit: str = "session ids",
+    ) -> None:
         self.total, self.out, self.done = total, out, 0
+        self.command, self.unit = command, unit
         self.tty = out is not None and out.isatty()
         self._shown = -1.0
         self._step = -1
 
-    def advance(self) -> None:
-        self.done += 1
+    def advance(self, count: int = 1) -> None:
+        self.done += count
         if self.tty and time.monotonic() - self._shown >= 0.1:
             self._show("\r")
         elif not self.tty and self.total and self.done * 10 // self.total > self._step:
@@ -190,7 +198,7 @@ class Progress:
         part = self.done / self.total if self.total else 1.0
         filled = int(part * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        count = f"{self.done}/{self.total} session ids"
-        self.out.write(f"{start}migrate-motorhead [{bar}] {part:4.0%} {count}{end}")
+        count = f"{self.done}/{self.total} {self.unit}"
+        self.out.write(f"{start}{self.command} [{bar}] {part:4.0%} {count}{end}")
         self.out.flush()
         self._shown = time.monotonic()

@@ -8,15 +8,16 @@ neighbouring messages of a session, candidates fetched, the speaker the query na
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from memhead import retrieval
-from memhead.errors import InvalidRequest
+from memhead.errors import EmbeddingMismatch, InvalidRequest
 from memhead.models import Hit, SearchScope
 from memhead.providers.base import Embedder
-from memhead.stores.roles import SearchIndex
+from memhead.stores.roles import EmbeddingQueue, SearchIndex
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MAX_LIMIT = 100
@@ -28,14 +29,28 @@ class Result:
     score: float
     """Higher is better; comparable within one search."""
     distance: float
-    """Lower is better, in [0, 1]: vector mode, the cosine distance; keyword mode,
-    1 / (1 + BM25); hybrid, 1 / (1 + (RRF_K + 1) × fused score)."""
+    """Lower is better (Motörhead's ``dist``): the cosine distance (1 - cosine similarity, in
+    [0, 2]) between the query's vector and the message's stored vector when both are known
+    (see ``distances``); else ``vectorless_distance`` of the score, in [0.5, 1]."""
     retrievers: tuple[str, ...]
     """Which lists found it: ``keyword``, ``vector``; ``context`` when only its neighbours did."""
 
 
+def vectorless_distance(score: float, best: float) -> float:
+    """The distance of a hit without a vector: ``1 - 0.5 * score / best``, with ``best`` the
+    best score of its search. The best match gets 0.5, worse ones tend to 1; a cosine
+    distance says more, so this never claims to be closer than half-way."""
+    if best <= 0:
+        return 1.0
+    return min(max(1.0 - 0.5 * max(score, 0.0) / best, 0.5), 1.0)
+
+
+class SearchStore(SearchIndex, EmbeddingQueue, Protocol):
+    """What search uses: the index, and the recorded embedding model to check queries by."""
+
+
 class SearchService:
-    def __init__(self, store: SearchIndex, embedder: Embedder | None) -> None:
+    def __init__(self, store: SearchStore, embedder: Embedder | None) -> None:
         self.store = store
         self.embedder = embedder
 
@@ -48,32 +63,86 @@ class SearchService:
         return "keyword"
 
     async def search(
-        self, scope: SearchScope, query: str, *, mode: Mode = "hybrid", limit: int = 10
+        self,
+        scope: SearchScope,
+        query: str,
+        *,
+        mode: Mode = "hybrid",
+        limit: int = 10,
+        distances: bool = False,
     ) -> list[Result]:
+        """Best first. With ``distances`` (and an embedder), every hit with a stored vector
+        gets its cosine distance to the query, whichever list found it (one more round trip;
+        in keyword mode, the query is embedded for it)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}")
         mode = self.effective_mode(mode)
         if not query.strip():
             return []
+        vector: list[float] | None = None
+        found: list[Found]
         if mode == "keyword":
-            hits = await self._keyword(scope, query, limit)
-            return [_single(h, "keyword", 1 / (1 + max(h.score, 0.0))) for h in hits]
-        if mode == "vector":
-            hits = await self._vector(scope, query, limit)
-            return [_single(h, "vector", 1 - h.score) for h in hits]
-        return await self._hybrid(scope, query, limit)
+            found = [(h, h.score, ("keyword",)) for h in await self._keyword(scope, query, limit)]
+            if distances and self.embedder is not None:
+                vector = await self._query_vector(query)
+        elif mode == "vector":
+            vector, hits = await self._vector(scope, query, limit)
+            found = [(h, h.score, ("vector",)) for h in hits]
+        else:
+            vector, found = await self._hybrid(scope, query, limit)
+        # A hit the vector list found has its cosine similarity as its score.
+        known = {_position(h): h.score for h, _, how in found if "vector" in how}
+        if distances and vector is not None:
+            await self._similarities(scope.tenant, [h for h, _, _ in found], vector, known)
+        best = max((score for _, score, _ in found), default=0.0)
+        return [
+            Result(h, score, _distance(known.get(_position(h)), score, best), how)
+            for h, score, how in found
+        ]
+
+    async def _similarities(
+        self, tenant: str, hits: Sequence[Hit], vector: Sequence[float], known: dict[Pos, float]
+    ) -> None:
+        """Fill ``known`` with the similarity of each hit that has a stored vector."""
+        asked = [p for p in map(_position, hits) if p not in known]
+        if not asked:
+            return
+        for position, similarity in zip(
+            asked, await self.store.similarities(tenant, asked, vector), strict=True
+        ):
+            if similarity is not None:
+                known[position] = similarity
+
+    async def _query_vector(self, query: str) -> list[float]:
+        """The query's vector, after checking that the stored vectors are of this embedder's
+        model: another process may have reindexed the store under this one."""
+        assert self.embedder is not None
+        (vector,), space = await asyncio.gather(
+            self.embedder.embed([retrieval.query_text(query)]), self.store.embedding_space()
+        )
+        if space is not None and space != (self.embedder.model, len(vector)):
+            raise EmbeddingMismatch(
+                f"the stored vectors are now of {space[0]} ({space[1]} dimensions) but this "
+                f"process embeds queries with {self.embedder.model} ({len(vector)} "
+                "dimensions): the store was reindexed (memhead reindex) under it; restart it "
+                f"with MEMHEAD_EMBED_MODEL={space[0]}"
+            )
+        return vector
 
     async def _keyword(self, scope: SearchScope, query: str, depth: int) -> list[Hit]:
         return await self.store.keyword_search(scope, retrieval.query_terms(query), depth)
 
-    async def _vector(self, scope: SearchScope, query: str, depth: int) -> list[Hit]:
-        assert self.embedder is not None
-        (vector,) = await self.embedder.embed([retrieval.query_text(query)])
-        return await self.store.vector_search(scope, vector, depth)
+    async def _vector(
+        self, scope: SearchScope, query: str, depth: int
+    ) -> tuple[list[float], list[Hit]]:
+        vector = await self._query_vector(query)
+        return vector, await self.store.vector_search(scope, vector, depth)
 
-    async def _hybrid(self, scope: SearchScope, query: str, limit: int) -> list[Result]:
+    async def _hybrid(
+        self, scope: SearchScope, query: str, limit: int
+    ) -> tuple[list[float], list[Found]]:
         keyword = await self._keyword(scope, query, retrieval.KEYWORD_CANDIDATES)
-        vector = await self._vector(scope, query, retrieval.VECTOR_CANDIDATES)
+        query_vector, vector = await self._vector(scope, query, retrieval.VECTOR_CANDIDATES)
         candidates = retrieval.hybrid_candidates(_positions(keyword), _positions(vector))
         known = {_position(h): h for h in (*keyword, *vector)}
         missing = [p for p, _ in candidates if p not in known]
@@ -84,15 +153,21 @@ class SearchService:
         speakers = {p: retrieval.speaker_of(known[p].message.content) for p, _ in present}
         ranked = retrieval.rerank(present, query, speakers)[:limit]
         found_by = _found_by(keyword, vector)
-        return [
-            Result(
-                known[p],
-                score,
-                1 / (1 + (retrieval.RRF_K + 1) * score),
-                found_by.get(p, ("context",)),
-            )
-            for p, score in ranked
+        return query_vector, [  # the vector list's hit wins in known: its score is the similarity
+            (known[p], score, found_by.get(p, ("context",))) for p, score in ranked
         ]
+
+
+Pos = retrieval.Position
+Found = tuple[Hit, float, tuple[str, ...]]
+"""A hit (its ``score`` the cosine similarity when the vector list found it), its score in
+the search, and the lists that found it."""
+
+
+def _distance(similarity: float | None, score: float, best: float) -> float:
+    if similarity is None:
+        return vectorless_distance(score, best)
+    return min(max(1.0 - similarity, 0.0), 2.0)  # as Motörhead's (Redis's) COSINE distance
 
 
 def _position(hit: Hit) -> retrieval.Position:
@@ -121,7 +196,3 @@ def _in_scope(hit: Hit, scope: SearchScope) -> bool:
         and (scope.until is None or m.created_at < scope.until)
         and (not scope.roles or m.role in scope.roles)
     )
-
-
-def _single(hit: Hit, retriever: str, distance: float) -> Result:
-    return Result(hit, hit.score, min(max(distance, 0.0), 1.0), (retriever,))

@@ -85,9 +85,10 @@ def check_store(settings: Settings) -> None:
         raise ConfigError(f"{store_label(settings)}: {BACKENDS}")
 
 
-async def opened_store(settings: Settings) -> Store:
+async def opened_store(settings: Settings, embedder: Embedder | None = None) -> Store:
     """The configured store, set up (the caller closes it). A store that cannot be opened
-    raises ``ConfigError`` (see ``store_problem``); exceptions it does not know propagate."""
+    raises ``ConfigError`` (see ``store_problem``); exceptions it does not know propagate.
+    With ``embedder``, a store whose vectors are of another model is refused too."""
     check_store(settings)
     try:
         store = store_for(settings)
@@ -101,15 +102,21 @@ async def opened_store(settings: Settings) -> Store:
         if problem is None:
             raise
         raise problem from exc
+    if embedder is not None:
+        try:
+            check_embedding_space(await store.embedding_space(), embedder)
+        except ConfigError:
+            await store.close()
+            raise
     return store
 
 
-def check_store_opens(settings: Settings) -> None:
+def check_store_opens(settings: Settings, embedder: Embedder | None = None) -> None:
     """Open the store once and close it again: ``serve`` opens its own inside uvicorn's event
     loop, where a failure could only be logged with its traceback."""
 
     async def probe() -> None:
-        await (await opened_store(settings)).close()
+        await (await opened_store(settings, embedder)).close()
 
     asyncio.run(probe())
 
@@ -222,6 +229,45 @@ class _NewFiles:
             if path.is_file() and not path.is_symlink():
                 with suppress(FileNotFoundError):
                     path.unlink()
+
+
+# -- the embedding model ---------------------------------------------------------------
+
+
+def known_dimension(embedder: Embedder) -> int | None:
+    """The length of the embedder's vectors when it is known without a call (a local model);
+    a provider's model tells it only in its first answer, so then only names are compared."""
+    from memhead.providers.local import LocalEmbedder  # imports no model library
+
+    return embedder.dimension if isinstance(embedder, LocalEmbedder) else None
+
+
+def embedding_mismatch(space: tuple[str, int] | None, embedder: Embedder) -> bool:
+    """Whether the recorded ``(model, dimensions)`` differs from what ``embedder`` makes."""
+    if space is None:
+        return False
+    dimension = known_dimension(embedder)
+    return space[0] != embedder.model or (dimension is not None and dimension != space[1])
+
+
+def check_embedding_space(space: tuple[str, int] | None, embedder: Embedder) -> None:
+    """Refuse to start with an embedder of another model than the stored vectors: its vectors
+    could not be stored, and its queries could not be compared with them."""
+    if not embedding_mismatch(space, embedder):
+        return
+    assert space is not None
+    dimension = known_dimension(embedder)
+    made = (
+        f"{dimension} dimensions"
+        if dimension is not None
+        else "dimensions known after its first call, so only the model name is compared"
+    )
+    raise ConfigError(
+        f"MEMHEAD_EMBED_MODEL: the embedder is {embedder.model} ({made}), but the store "
+        f"holds vectors of {space[0]} ({space[1]} dimensions): to switch models run "
+        f"`memhead reindex` with the new MEMHEAD_EMBED_MODEL (it re-embeds every message); "
+        f"to keep the stored vectors set MEMHEAD_EMBED_MODEL back to {space[0]}"
+    )
 
 
 # -- the providers ---------------------------------------------------------------------

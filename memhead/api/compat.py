@@ -127,7 +127,7 @@ class MotorheadEndpoints:
             )
         query = _parse(MotorheadRetrievalQuery, await request.body())
         scope = SearchScope(key.tenant, session_id=key.session_id)
-        results = await self.search.search(scope, query.text, limit=10)
+        results = await self.search.search(scope, query.text, limit=10, distances=True)
         hits = [
             {"role": r.hit.message.role, "content": r.hit.message.content, "dist": r.distance}
             for r in results

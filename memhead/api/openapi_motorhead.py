@@ -85,9 +85,13 @@ keeps the summary; any string, `""` included, replaces it (to seed a conversatio
 summary). Empty `messages` is a 400 and stores nothing; unknown fields are ignored."""
 DELETE = """Delete the session and everything of it: messages, summary and vectors. Deleting a
 session that does not exist succeeds too."""
-RETRIEVAL = """Messages of this session relevant to `text`, best first, at most 10. `dist` is in
-[0, 1] and lower is closer (Motörhead's clients read it as a cosine distance and may filter on
-it). By meaning and keyword with an embedder configured, by keyword without one. Needs
+RETRIEVAL = """Messages of this session relevant to `text`, best first, at most 10. `dist` is a
+distance, lower is closer, as Motörhead's clients read it: the cosine distance between the
+query's and the message's vectors when the message has one (an embedder is configured and it
+has been embedded), else `1 - 0.5 * score / best score` of this search (0.5 for the best match,
+towards 1 for worse ones). By meaning and keyword with an embedder configured, by keyword
+without one; a 409 when the store was reindexed with another embedding model under this
+server (restart it with the new `MEMHEAD_EMBED_MODEL`). Needs
 long-term memory (`MOTORHEAD_LONG_TERM_MEMORY=true`): without it, a 400."""
 HOSTED = """
 
@@ -154,6 +158,7 @@ def _paths(prefix: str, tag: str, wrap: bool) -> dict[str, Any]:
                 ok=_wrapped(hits, examples.MOTORHEAD_HITS, wrap),
                 params=[SESSION_ID],
                 body=content(ref(MotorheadRetrievalQuery), example=examples.MOTORHEAD_QUERY),
+                errors=(400, 404, 409, 503),
             )
         },
     }

@@ -14,6 +14,7 @@ JSON = "application/json"
 ERROR_TEXT = {
     400: "Invalid request",
     404: "No such route",
+    409: "The store was reindexed with another embedding model under this server",
     413: "Body too large",
     503: "The store cannot be reached",
 }

@@ -42,7 +42,15 @@ class MotorheadRetrievalQuery(BaseModel):
 class MotorheadHit(BaseModel):
     role: str
     content: str
-    dist: float = Field(description="Distance to the query, lower is better.")
+    dist: float = Field(
+        description=(
+            "Distance to the query, lower is closer. With an embedder, for a message that has "
+            "a vector: the cosine distance between the query's and the message's vectors "
+            "(1 - cosine similarity, in [0, 2]). For a message without one (no embedder, or "
+            "not embedded yet): 1 - 0.5 * score / best score of this search, in [0.5, 1] "
+            "(0.5 for the best match). Hits come best first by the search's ranking."
+        )
+    )
 
 
 class Status(BaseModel):

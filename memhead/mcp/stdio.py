@@ -24,7 +24,7 @@ def run_stdio(settings: Settings, tenant: str) -> int:
 
 async def _serve(settings: Settings, tenant: str) -> None:
     llm, embedder = build_providers(settings)
-    store = await opened_store(settings)
+    store = await opened_store(settings, embedder)
     server = build_mcp(
         memory_service(settings, store), SearchService(store, embedder), fixed_tenant(tenant)
     )

@@ -203,6 +203,12 @@ class InstrumentedStore:
         with self._timed("fetch"):
             return await self.store.fetch(tenant, positions)
 
+    async def similarities(
+        self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
+    ) -> list[float | None]:
+        with self._timed("similarities"):
+            return await self.store.similarities(tenant, positions, vector)
+
     # -- EmbeddingQueue -----------------------------------------------------------------
 
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
@@ -214,6 +220,18 @@ class InstrumentedStore:
     ) -> None:
         with self._timed("store_vectors"):
             await self.store.store_vectors(items, model=model)
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        with self._timed("embedding_space"):
+            return await self.store.embedding_space()
+
+    async def embedding_backlog_size(self) -> int:
+        with self._timed("embedding_backlog_size"):
+            return await self.store.embedding_backlog_size()
+
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
+        with self._timed("reset_vectors"):
+            await self.store.reset_vectors(model=model, dimensions=dimensions)
 
     # -- KeyStore -----------------------------------------------------------------------
 

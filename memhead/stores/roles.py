@@ -169,6 +169,13 @@ class SearchIndex(Protocol):
         """The messages at ``(session id, seq)`` positions of a tenant, in the order asked,
         skipping positions that hold no message; ``score`` is 0."""
 
+    async def similarities(
+        self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
+    ) -> list[float | None]:
+        """The cosine similarity of ``vector`` to the stored vector of each ``(session id,
+        seq)`` position of a tenant, in the order asked, in one round trip; ``None`` where no
+        vector is stored. A ``vector`` of another dimension raises ``EmbeddingMismatch``."""
+
 
 class EmbeddingQueue(Protocol):
     """Messages waiting for a vector, and storing their vectors: what the embedding worker uses."""
@@ -183,6 +190,22 @@ class EmbeddingQueue(Protocol):
 
         The first call fixes the embedding model and dimension of the store; vectors of
         another dimension or model raise ``EmbeddingMismatch``."""
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        """The ``(model, dimensions)`` the stored vectors were made with (read afresh, as
+        another process may have changed it), or ``None`` before the first vector and while
+        a ``reset_vectors`` is incomplete (interrupted, or running)."""
+
+    async def embedding_backlog_size(self) -> int:
+        """How many stored messages have no vector."""
+
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
+        """Drop every vector and the recorded model, for a reindex: every stored message is
+        back in the backlog, and ``(model, dimensions)`` is recorded at once in place of the
+        old space, so that a process still running the old model can store no vector from
+        then on (its ``store_vectors`` raises ``EmbeddingMismatch``). Vectors of the new
+        space stored meanwhile by other processes are kept or their messages requeued.
+        Safe to repeat after an interruption."""
 
 
 class KeyStore(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from memhead.errors import EmbeddingMismatch
 from memhead.models import NewMessage, SearchScope, SessionKey, SessionPatch
 from memhead.stores import Store
 from tests.contract.messages import W, add, embed_all, vec
@@ -145,3 +146,21 @@ async def test_fetch_returns_messages_at_positions_in_order(store: Store) -> Non
         ("a", "a1"),
     ]
     assert await store.fetch("t", []) == []
+
+
+async def test_similarities_of_positions_in_one_call(store: Store) -> None:
+    await add(store, SessionKey("t", "s"), "east", "north", "both")
+    await add(store, SessionKey("t2", "s"), "other tenant")
+    await embed_all(
+        store, {"east": vec(1, 0), "north": vec(0, 2), "both": vec(1, 1), "other tenant": vec(1)}
+    )
+    await add(store, SessionKey("t", "s"), "not yet embedded")
+    asked = [("s", 3), ("s", 1), ("s", 4), ("s", 99), ("nope", 1), ("s", 2)]
+    found = await store.similarities("t", asked, vec(3, 0))
+    assert found[0] == pytest.approx(2**-0.5, abs=1e-5)
+    assert found[1] == pytest.approx(1.0, abs=1e-5)
+    assert found[2:5] == [None, None, None]
+    assert found[5] == pytest.approx(0.0, abs=1e-5)
+    assert await store.similarities("t", [], vec(1)) == []
+    with pytest.raises(EmbeddingMismatch):
+        await store.similarities("t", [("s", 1)], [1.0, 0.0])

@@ -5,14 +5,14 @@ says why)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import memhead.stores.redis.fields as f
 from memhead.errors import EmbeddingMismatch
-from memhead.models import PendingEmbedding
+from memhead.models import PendingEmbedding, SessionKey
 from memhead.stores.redis.fields import MESSAGE_FIELDS, Db
-from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.indexes import Indexes, Space
 from memhead.stores.redis.keyspace import key_of_embed_member
 from memhead.stores.redis.text import normalised
 
@@ -60,3 +60,60 @@ async def store_vectors(
             )
         )
     await asyncio.gather(*calls)  # made together, they share pipelines (batches)
+
+
+SCAN_COUNT = 1000
+
+
+async def embedding_space(db: Db, indexes: Indexes) -> tuple[str, int] | None:
+    if await db.client.exists(db.keys.embedding_reset()):
+        return None  # a reset is incomplete: ``reindex`` must run it again
+    space = await indexes.read_space()
+    return None if space is None else (space.model, space.dimensions)
+
+
+async def embedding_backlog_size(db: Db) -> int:
+    return int(await db.client.zcard(db.keys.embed()))
+
+
+async def reset_vectors(db: Db, indexes: Indexes, model: str, dimensions: int) -> None:
+    """Not atomic (it walks the keyspace), so marked: ``embedding_space`` reads ``None``
+    until the last step, and a reindex interrupted in between resets again. The new space
+    is recorded first, so that from then on only vectors of the new model are stored; the
+    old ones are deleted, then every message without a vector is requeued (checked and
+    added atomically by ``requeue``: a new vector stored meanwhile is kept)."""
+    k = db.keys
+    await db.client.set(k.embedding_reset(), 1)
+    await indexes.replace_space(Space(model, dimensions))
+    async for batch in _scanned(db, k.vectors_index_prefix() + "*"):
+        await db.client.unlink(*batch)
+    async for batch in _scanned(db, k.messages_index_prefix() + "*"):
+        async with db.client.pipeline(transaction=False) as pipe:
+            for name in batch:
+                pipe.hmget(name, ("tenant", "session", "seq"))
+            found: list[list[bytes | None]] = await pipe.execute()
+        calls = []
+        for t, s, seq in found:
+            if t is None or s is None or seq is None:
+                continue  # deleted meanwhile
+            key = SessionKey(t.decode(), s.decode())
+            calls.append(
+                db.scripts.requeue(
+                    keys=[k.message(key, int(seq)), k.vector(key, int(seq)), k.embed()],
+                    args=[k.embed_member(key, int(seq))],
+                )
+            )
+        await asyncio.gather(*calls)
+    await db.client.delete(k.embedding_reset())
+
+
+async def _scanned(db: Db, match: str) -> AsyncIterator[list[bytes]]:
+    """Key names matching ``match``, in lists of up to ``SCAN_COUNT``."""
+    batch: list[bytes] = []
+    async for name in db.client.scan_iter(match=match, count=SCAN_COUNT):
+        batch.append(name)
+        if len(batch) >= SCAN_COUNT:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

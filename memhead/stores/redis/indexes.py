@@ -136,10 +136,35 @@ class Indexes:
                 self._space = Space(**orjson.loads(raw))
         return self._space
 
+    async def read_space(self) -> Space | None:
+        """The space as stored now: another process may have reset it (``memhead reindex``),
+        and then the vector index known to exist may be gone."""
+        raw = await self.client.get(self.keys.embedding_space())
+        space = None if raw is None else Space(**orjson.loads(raw))
+        if space != self._space:
+            self._space, self._vector_index = space, False
+        return space
+
+    async def replace_space(self, space: Space) -> None:
+        """Record ``space`` in place of the stored one (a reset, for a reindex), and drop the
+        old space's vector index when it was of another dimension (its name holds it)."""
+        value = orjson.dumps({"model": space.model, "dimensions": space.dimensions})
+        before = await self.client.set(self.keys.embedding_space(), value, get=True)
+        old = None if before is None else Space(**orjson.loads(cast(bytes, before)))
+        if old is not None and old.dimensions != space.dimensions:
+            try:
+                await self.ft("FT.DROPINDEX", self.keys.vector_index(old.dimensions))
+            except ResponseError as exc:
+                if "unknown index" not in str(exc).lower() and "no such" not in str(exc).lower():
+                    raise
+        self._space, self._vector_index = space, False
+        await self.ensure_vector_index(space)
+
     async def claim_space(self, model: str, dimensions: int) -> Space:
-        """The store's space; the first caller ever fixes it (``SET NX``), others must match."""
+        """The store's space; the first caller ever fixes it (``SET NX``), others must match.
+        Read afresh each time: a reindex elsewhere must stop this process's vectors."""
         wanted = Space(model, dimensions)
-        space = await self.stored_space()
+        space = await self.read_space()
         if space is None:
             value = orjson.dumps({"model": model, "dimensions": dimensions})
             before = await self.client.set(self.keys.embedding_space(), value, nx=True, get=True)

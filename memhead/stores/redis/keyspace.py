@@ -15,6 +15,7 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:embed                                 zset: embed member per message without a vector,
                                             score the append time (the embedding backlog)
     P:embedding_space                       string: JSON {model, dimensions} of the vectors
+    P:embedding_reset                       string: set while a reset of the vectors runs
     P:schema                                string: layout version
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
@@ -156,6 +157,10 @@ class Keys:
     def embedding_space(self) -> str:
         """The model and dimensions of every stored vector, fixed by the first one."""
         return f"{self.prefix}:embedding_space"
+
+    def embedding_reset(self) -> str:
+        """Present while a reset of the vectors (``memhead reindex``) is not complete."""
+        return f"{self.prefix}:embedding_reset"
 
     def search_index(self) -> str:
         """The keyword index (``FT.CREATE``) over the message hashes; an index, not a key."""

@@ -58,6 +58,7 @@ class Scripts:
     release_lease: BatchedScript
     due_sessions: BatchedScript
     store_vector: BatchedScript
+    requeue: BatchedScript
 
 
 def register(client: Redis) -> Scripts:

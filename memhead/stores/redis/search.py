@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+import numpy as np
+
 import memhead.stores.redis.fields as f
 from memhead.errors import EmbeddingMismatch
 from memhead.models import Hit, SearchScope, SessionKey
@@ -168,3 +170,29 @@ async def fetch(db: Db, tenant: str, positions: Sequence[tuple[str, int]]) -> li
         for (session_id, _), fields in zip(positions, found, strict=True)
         if fields[0] is not None  # deleted meanwhile
     ]
+
+
+async def similarities(
+    db: Db, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
+) -> list[float | None]:
+    """Plain reads of the vector hashes (stored normalised), one pipeline."""
+    if not positions:
+        return []
+    async with db.client.pipeline(transaction=False) as pipe:
+        for session_id, seq in positions:
+            pipe.hget(db.keys.vector(SessionKey(tenant, session_id), seq), "vector")
+        found: list[bytes | None] = await pipe.execute()
+    query = np.asarray(vector, dtype=np.float32)
+    query /= max(float(np.linalg.norm(query)), 1e-12)
+    out: list[float | None] = []
+    for blob in found:
+        if blob is None:
+            out.append(None)
+            continue
+        stored = np.frombuffer(blob, dtype=np.float32)
+        if stored.shape[0] != query.shape[0]:
+            raise EmbeddingMismatch(
+                f"query vector has {query.shape[0]} dimensions, stored vectors {stored.shape[0]}"
+            )
+        out.append(float(stored @ query))
+    return out

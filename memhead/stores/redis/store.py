@@ -270,6 +270,12 @@ class RedisStore:
     async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
         return await search.fetch(self._db, tenant, positions)
 
+    @_unavailable_as_503
+    async def similarities(
+        self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
+    ) -> list[float | None]:
+        return await search.similarities(self._db, tenant, positions, vector)
+
     # -- EmbeddingQueue -----------------------------------------------------------------
 
     @_unavailable_as_503
@@ -282,6 +288,18 @@ class RedisStore:
         self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
     ) -> None:
         await embedding.store_vectors(self._db, await self._searchable(), items, model)
+
+    @_unavailable_as_503
+    async def embedding_space(self) -> tuple[str, int] | None:
+        return await embedding.embedding_space(self._db, self._indexes)
+
+    @_unavailable_as_503
+    async def embedding_backlog_size(self) -> int:
+        return await embedding.embedding_backlog_size(self._db)
+
+    @_unavailable_as_503
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
+        await embedding.reset_vectors(self._db, await self._searchable(), model, dimensions)
 
     # -- KeyStore -----------------------------------------------------------------------
 

@@ -73,3 +73,25 @@ def _check_space(conn: sqlite3.Connection, model: str, dim: int) -> None:
             f"this store holds vectors of {row[0]} ({row[1]} dimensions); the embedder is "
             f"{model} ({dim} dimensions). Use the same model, or a new store."
         )
+
+
+def embedding_space(conn: sqlite3.Connection) -> tuple[str, int] | None:
+    row = conn.execute("SELECT model, dimensions FROM embedding_space").fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def embedding_backlog_size(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM messages WHERE embedded = 0").fetchone()[0])
+
+
+def reset_vectors(conn: sqlite3.Connection, model: str, dimensions: int) -> None:
+    """One transaction: a reindex starts from nothing or not at all."""
+    with writing(conn):
+        conn.execute("DELETE FROM vectors")
+        conn.execute("UPDATE messages SET embedded = 0 WHERE embedded = 1")
+        conn.execute("UPDATE sessions SET vectors = 0 WHERE vectors > 0")
+        conn.execute("DELETE FROM embedding_space")
+        conn.execute(
+            "INSERT INTO embedding_space (only, model, dimensions) VALUES (1, :model, :dim)",
+            {"model": model, "dim": dimensions},
+        )

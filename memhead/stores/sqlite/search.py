@@ -196,3 +196,36 @@ def fetch(conn: sqlite3.Connection, tenant: str, positions: Sequence[tuple[str, 
         ).fetchall():
             found[(session_id, row[0])] = Hit(session_id, rows.message(row), 0.0)
     return [found[p] for p in positions if p in found]
+
+
+def similarities(
+    conn: sqlite3.Connection,
+    tenant: str,
+    positions: Sequence[tuple[str, int]],
+    vector: Sequence[float],
+) -> list[float | None]:
+    """Cosine similarities of ``vector`` to the stored (normalised) vectors at positions."""
+    if not positions:
+        return []
+    query = np.asarray(vector, dtype=np.float32)
+    query /= max(float(np.linalg.norm(query)), 1e-12)
+    found: dict[tuple[str, int], float] = {}
+    by_session: dict[str, list[int]] = {}
+    for session_id, seq in positions:
+        by_session.setdefault(session_id, []).append(seq)
+    for session_id, seqs in by_session.items():
+        seq_list, seq_args = in_list("seq", seqs)
+        for seq, blob in conn.execute(
+            "SELECT m.seq, v.vector FROM messages m JOIN sessions s ON s.sid = m.sid "
+            "JOIN vectors v ON v.id = m.id "
+            f"WHERE s.tenant = :tenant AND s.id = :id AND m.seq IN {seq_list}",
+            {"tenant": tenant, "id": session_id, **seq_args},
+        ).fetchall():
+            stored = np.frombuffer(blob, dtype=np.float32)
+            if stored.shape[0] != query.shape[0]:
+                raise EmbeddingMismatch(
+                    f"query vector has {query.shape[0]} dimensions, stored vectors "
+                    f"{stored.shape[0]}"
+                )
+            found[(session_id, int(seq))] = float(stored @ query)
+    return [found.get(p) for p in positions]

@@ -226,6 +226,11 @@ class SqliteStore:
     async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
         return await self._run(search.fetch, tenant, positions)
 
+    async def similarities(
+        self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
+    ) -> list[float | None]:
+        return await self._run(search.similarities, tenant, positions, vector)
+
     # -- EmbeddingQueue -----------------------------------------------------------------
 
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
@@ -235,6 +240,19 @@ class SqliteStore:
         self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
     ) -> None:
         await self._run(embedding.store_vectors, items, model)
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        return await self._run(embedding.embedding_space)
+
+    async def embedding_backlog_size(self) -> int:
+        return await self._run(embedding.embedding_backlog_size)
+
+    async def reset_vectors(self, *, model: str, dimensions: int) -> None:
+        def reset(conn: sqlite3.Connection) -> None:
+            embedding.reset_vectors(conn, model, dimensions)
+            self._vectors.clear()  # matrices of another space; the counters restart from 0
+
+        await self._run(reset)
 
     # -- KeyStore -----------------------------------------------------------------------
 
