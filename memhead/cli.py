@@ -19,13 +19,14 @@ from memhead import __version__
 from memhead.background import background, build_workers
 from memhead.banner import SUMMARIES_OFF, describe
 from memhead.errors import ConfigError
+from memhead.listening import listen
 from memhead.logs import configure_logging
 from memhead.migrate import open_source
 from memhead.migrate import run as run_migration
 from memhead.models import DEFAULT_TENANT, now_ms
 from memhead.providers.base import LLM, Embedder
 from memhead.settings import Settings, load_settings, variable_name
-from memhead.startup import build_providers, check_store_opens, listen, opened_store, run_reported
+from memhead.startup import build_providers, check_store_opens, opened_store, run_reported
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

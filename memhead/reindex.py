@@ -15,10 +15,10 @@ import asyncio
 from typing import TextIO
 
 from memhead.embedding import message_text
+from memhead.embedding_space import known_dimension
 from memhead.errors import EmbeddingMismatch, ProviderFailure
 from memhead.migrate import Progress
 from memhead.providers.base import Embedder
-from memhead.startup import known_dimension
 from memhead.stores.roles import EmbeddingQueue
 
 BATCH = 64

@@ -160,6 +160,12 @@ class Settings(BaseSettings):
             raise ValueError("the OpenAI SDK needs an http:// or https:// URL")
         return value
 
+    @field_validator("embed_model", "llm_api_key", "azure_api_key", "azure_deployment_id")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        """``MEMHEAD_EMBED_MODEL=`` (set, empty) means no model, as unset does."""
+        return value or None
+
     @field_validator("cors_origins")
     @classmethod
     def _cors(cls, value: str, info: ValidationInfo) -> str:

@@ -13,7 +13,6 @@ with ``MEMHEAD_DEBUG=1`` the traceback comes first.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import socket
 import sqlite3
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
+from memhead.embedding_space import check_embedding_space
 from memhead.errors import BackendUnavailable, ConfigError, ProviderFailure
 from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
@@ -231,45 +231,6 @@ class _NewFiles:
                     path.unlink()
 
 
-# -- the embedding model ---------------------------------------------------------------
-
-
-def known_dimension(embedder: Embedder) -> int | None:
-    """The length of the embedder's vectors when it is known without a call (a local model);
-    a provider's model tells it only in its first answer, so then only names are compared."""
-    from memhead.providers.local import LocalEmbedder  # imports no model library
-
-    return embedder.dimension if isinstance(embedder, LocalEmbedder) else None
-
-
-def embedding_mismatch(space: tuple[str, int] | None, embedder: Embedder) -> bool:
-    """Whether the recorded ``(model, dimensions)`` differs from what ``embedder`` makes."""
-    if space is None:
-        return False
-    dimension = known_dimension(embedder)
-    return space[0] != embedder.model or (dimension is not None and dimension != space[1])
-
-
-def check_embedding_space(space: tuple[str, int] | None, embedder: Embedder) -> None:
-    """Refuse to start with an embedder of another model than the stored vectors: its vectors
-    could not be stored, and its queries could not be compared with them."""
-    if not embedding_mismatch(space, embedder):
-        return
-    assert space is not None
-    dimension = known_dimension(embedder)
-    made = (
-        f"{dimension} dimensions"
-        if dimension is not None
-        else "dimensions known after its first call, so only the model name is compared"
-    )
-    raise ConfigError(
-        f"MEMHEAD_EMBED_MODEL: the embedder is {embedder.model} ({made}), but the store "
-        f"holds vectors of {space[0]} ({space[1]} dimensions): to switch models run "
-        f"`memhead reindex` with the new MEMHEAD_EMBED_MODEL (it re-embeds every message); "
-        f"to keep the stored vectors set MEMHEAD_EMBED_MODEL back to {space[0]}"
-    )
-
-
 # -- the providers ---------------------------------------------------------------------
 
 AZURE = ("AZURE_API_KEY", "AZURE_API_BASE", "AZURE_DEPLOYMENT_ID", "AZURE_DEPLOYMENT_ID_ADA")
@@ -306,47 +267,3 @@ def _check_azure(settings: Settings) -> None:
             "AZURE_API_KEY, AZURE_API_BASE and a deployment (AZURE_DEPLOYMENT_ID for "
             "summaries, AZURE_DEPLOYMENT_ID_ADA for embeddings)"
         )
-
-
-# -- the port --------------------------------------------------------------------------
-
-
-def listen(host: str, port: int, *, host_from: str, port_from: str) -> list[socket.socket]:
-    """Sockets bound to every address of ``host`` at ``port``, as asyncio (and so uvicorn)
-    would bind them, for ``uvicorn.Server.run(sockets=...)``. Bound first, so that a port in
-    use stops ``serve`` before anything is opened. ``host_from`` and ``port_from`` name where
-    the values came from (a variable or an option), for the message."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ConfigError(f"{host_from}={host}: cannot resolve {host!r} ({exc.strerror})") from exc
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-    except OSError as exc:
-        for sock in sockets:
-            sock.close()
-        raise ConfigError(_bind_problem(exc, host, port, host_from, port_from)) from exc
-    return sockets
-
-
-def _bind_problem(exc: OSError, host: str, port: int, host_from: str, port_from: str) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"{port_from}={port}: {host}:{port} is already in use (another memhead?): stop "
-            "that process or choose another port"
-        )
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return (
-            f"{host_from}={host}: not an address of this machine; listen on 0.0.0.0 (every "
-            "address) or 127.0.0.1 (this machine only)"
-        )
-    if exc.errno == errno.EACCES:
-        return f"{port_from}={port}: not allowed to listen on port {port} ({exc.strerror})"
-    return f"{host_from}={host}, {port_from}={port}: cannot listen: {exc.strerror}"

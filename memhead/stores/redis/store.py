@@ -11,15 +11,10 @@ delegations to a module per role, each a set of functions over ``fields.Db``.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
-from redis.maint_notifications import MaintNotificationsConfig
+from redis.exceptions import ResponseError
 
 import memhead.stores.redis.api_keys as api_keys
 import memhead.stores.redis.check as check
@@ -27,7 +22,7 @@ import memhead.stores.redis.compaction as compaction
 import memhead.stores.redis.embedding as embedding
 import memhead.stores.redis.search as search
 import memhead.stores.redis.sessions as sessions
-from memhead.errors import BackendUnavailable, ConfigError, SearchUnavailable
+from memhead.errors import ConfigError, SearchUnavailable
 from memhead.models import (
     ApiKey,
     Hit,
@@ -40,33 +35,16 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
+from memhead.stores.redis.connection import TIMEOUT_S, connect, unavailable_as_503
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.indexes import Indexes
 from memhead.stores.redis.keyspace import LAYOUT_VERSION, Keys
 from memhead.stores.redis.scripts import register
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-
-TIMEOUT_S = 5.0
 NO_SEARCH = (
     "search needs the Redis Query Engine (FT.* commands), which this Redis lacks: use Redis 8, "
     "or Redis Stack >= 7.2 (the RediSearch module)"
 )
-# BusyLoadingError is a ConnectionError; READONLY is what a failed-over primary answers.
-UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError)
-
-
-def _unavailable_as_503(method: F) -> F:
-    """The one place where Redis connection trouble becomes ``BackendUnavailable``."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await method(*args, **kwargs)
-        except UNAVAILABLE as exc:
-            raise BackendUnavailable(f"Redis store unavailable: {exc}") from exc
-
-    return cast(F, wrapper)
 
 
 class RedisStore:
@@ -88,37 +66,15 @@ class RedisStore:
         cls, url: str, prefix: str = "memhead", *, timeout_s: float = TIMEOUT_S
     ) -> RedisStore:
         """``redis://``, ``rediss://`` (TLS) or ``unix://``; timeouts, no blind retries."""
-        client = Redis.from_url(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # No retries (redis-py's default is three). A connection that fails after a
-            # command was sent may fail after Redis ran it: an append sent again would be
-            # stored twice. A failed call is a 503; the client decides whether to send it
-            # again. A pooled connection that died with a server restart needs no retry
-            # either: the pool checks each connection as it hands it out and replaces one
-            # the server has closed...
-            retry=Retry(NoBackoff(), 0),
-            # ...unless maintenance notifications are on. redis-py 8.1 skips that check
-            # when they are, and their default, "auto", counts as on. They are a feature
-            # of Redis Software/Cloud over RESP3; memhead speaks RESP2.
-            maint_notifications_config=MaintNotificationsConfig(enabled=False),
-            health_check_interval=30,
-        )
+        client = connect(url, timeout_s)
         return cls(client, prefix=prefix)
 
     # -- Lifecycle ----------------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def setup(self) -> None:
-        schema = self.keys.schema()
-        await self.client.set(schema, LAYOUT_VERSION, nx=True)
-        stored = await self.client.get(schema)
-        if stored != str(LAYOUT_VERSION).encode():
-            raise ConfigError(
-                f"Redis keys under {self.keys.prefix!r} have layout {stored!r}; "
-                f"this memhead reads layout {LAYOUT_VERSION}"
-            )
+        # Every check that can refuse comes before the first write: a refused setup leaves
+        # nothing behind.
         self.has_search = await self._probe_search()
         if self.has_search:
             db = self.client.connection_pool.connection_kwargs.get("db", 0)
@@ -128,6 +84,15 @@ class RedisStore:
                     "indexes only database 0: use a URL ending in /0 or with no database; "
                     f"memhead's keys are already kept apart under {self.keys.prefix!r}"
                 )
+        schema = self.keys.schema()
+        await self.client.set(schema, LAYOUT_VERSION, nx=True)
+        stored = await self.client.get(schema)
+        if stored != str(LAYOUT_VERSION).encode():
+            raise ConfigError(
+                f"Redis keys under {self.keys.prefix!r} have layout {stored!r}; "
+                f"this memhead reads layout {LAYOUT_VERSION}"
+            )
+        if self.has_search:
             await self._indexes.setup()
 
     async def _probe_search(self) -> bool:
@@ -148,17 +113,17 @@ class RedisStore:
     async def close(self) -> None:
         await self.client.aclose()
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def ping(self) -> None:
         await self.client.ping()
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def check(self) -> list[str]:
         return await check.check(self.client, self.keys)
 
     # -- Sessions -----------------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def append(
         self,
         key: SessionKey,
@@ -171,39 +136,39 @@ class RedisStore:
     ) -> list[Message]:
         return await sessions.append(self._db, key, messages, now, window, namespace, context)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def memory(self, key: SessionKey, window: int) -> Memory:
         return await sessions.memory(self._db, key, window)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def history(
         self, key: SessionKey, *, before_seq: int | None, limit: int
     ) -> list[Message]:
         return await sessions.history(self._db, key, before_seq, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def span(self, key: SessionKey, *, after_seq: int, through_seq: int) -> list[Message]:
         return await sessions.span(self._db, key, after_seq, through_seq)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def get_session(self, key: SessionKey) -> Session | None:
         return await sessions.get_session(self._db, key)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def put_session(self, key: SessionKey, patch: SessionPatch, *, now: int) -> Session:
         return await sessions.put_session(self._db, key, patch, now)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def delete_session(self, key: SessionKey) -> bool:
         return await sessions.delete_session(self._db, key)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def list_namespace(
         self, tenant: str, namespace: str, *, offset: int, limit: int
     ) -> list[str]:
         return await sessions.list_namespace(self._db, tenant, namespace, offset, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def list_sessions(
         self,
         tenant: str,
@@ -217,19 +182,19 @@ class RedisStore:
 
     # -- CompactionQueue ----------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def due_sessions(self, *, now: int, limit: int) -> list[SessionKey]:
         return await compaction.due_sessions(self._db, now, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def acquire_lease(self, key: SessionKey, *, owner: str, now: int, ttl_ms: int) -> bool:
         return await compaction.acquire_lease(self._db, key, owner, now, ttl_ms)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def release_lease(self, key: SessionKey, *, owner: str) -> None:
         await compaction.release_lease(self._db, key, owner)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def commit_summary(
         self,
         key: SessionKey,
@@ -246,7 +211,7 @@ class RedisStore:
             self._db, key, incarnation, expected_version, summary, upto_seq, tokens, now, window
         )
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def record_failure(
         self, key: SessionKey, *, incarnation: str, error: str, retry_at: int
     ) -> None:
@@ -254,23 +219,23 @@ class RedisStore:
 
     # -- SearchIndex --------------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def keyword_search(
         self, scope: SearchScope, terms: Sequence[str], limit: int
     ) -> list[Hit]:
         return await search.keyword_search(self._db, await self._searchable(), scope, terms, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def vector_search(
         self, scope: SearchScope, vector: Sequence[float], limit: int
     ) -> list[Hit]:
         return await search.vector_search(self._db, await self._searchable(), scope, vector, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
         return await search.fetch(self._db, tenant, positions)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def similarities(
         self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
     ) -> list[float | None]:
@@ -278,43 +243,43 @@ class RedisStore:
 
     # -- EmbeddingQueue -----------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def embedding_backlog(self, *, limit: int) -> list[PendingEmbedding]:
         await self._searchable()
         return await embedding.embedding_backlog(self._db, limit)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def store_vectors(
         self, items: Sequence[tuple[PendingEmbedding, Sequence[float]]], *, model: str
     ) -> None:
         await embedding.store_vectors(self._db, await self._searchable(), items, model)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def embedding_space(self) -> tuple[str, int] | None:
         return await embedding.embedding_space(self._db, self._indexes)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def embedding_backlog_size(self) -> int:
         return await embedding.embedding_backlog_size(self._db)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def reset_vectors(self, *, model: str, dimensions: int) -> None:
         await embedding.reset_vectors(self._db, await self._searchable(), model, dimensions)
 
     # -- KeyStore -----------------------------------------------------------------------
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def create_key(self, key: ApiKey, *, key_hash: str) -> None:
         await api_keys.create_key(self._db, key, key_hash)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def list_keys(self) -> list[ApiKey]:
         return await api_keys.list_keys(self._db)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def tenant_for_key(self, key_hash: str) -> str | None:
         return await api_keys.tenant_for_key(self._db, key_hash)
 
-    @_unavailable_as_503
+    @unavailable_as_503
     async def revoke_key(self, key_id: str, *, now: int) -> bool:
         return await api_keys.revoke_key(self._db, key_id, now)
