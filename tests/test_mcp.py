@@ -99,6 +99,10 @@ async def exercise(client: Client) -> None:
     )
     assert "role" in failed(bad_role)
     assert "limit" in failed(await client.call_tool("search", {"query": "x", "limit": 0}))
+    # The same text rules as every other surface (memhead.text): a 4xx there, an error here.
+    hostile = {"session_id": "s", "messages": [{"role": "us\x00er", "content": "x"}]}
+    assert (await client.call_tool("add_messages", hostile)).is_error
+    assert failed(await client.call_tool("search", {"query": "x", "user_id": "a\nb"}))
     assert ok(await client.call_tool("list_sessions", {}))["sessions"][0]["session_id"] == "trip"
 
 
@@ -224,3 +228,27 @@ async def test_with_auth_the_key_picks_the_tenant(server: MemheadProcess) -> Non
     async with keyed(server.url, bearer(key_a)) as a:
         memory_a = text(await a.call_tool("get_session_memory", {"session_id": "diary"}))
     assert memory_a.endswith("user: zebra code")
+
+
+async def test_a_lone_surrogate_sent_as_raw_json_rpc_never_reaches_the_store(
+    server: MemheadProcess,
+) -> None:
+    """The SDK's client cannot even send one; a hand-made request can, and the SDK's JSON
+    parser refuses it (a 400 parse error) before any tool runs. The tools' own arguments
+    follow memhead.text's rules too (a control character in a role: see ``exercise``)."""
+    (key,) = await new_keys(server, "t")
+    call = (
+        '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "add_messages", '
+        '"arguments": {"session_id": "raw", "messages": [{"role": "user", '
+        '"content": "a\\udfffb"}]}}}'
+    )
+    headers = {
+        **bearer(key),
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+    }
+    answer = httpx.post(f"{server.url}/mcp", content=call.encode(), headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert "surrogate" in answer.json()["error"]["message"]
+    stored = httpx.get(f"{server.url}/api/v1/sessions/raw/messages", headers=bearer(key))
+    assert stored.json()["messages"] == []

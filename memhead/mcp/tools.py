@@ -21,6 +21,7 @@ from memhead.errors import MemheadError, Unauthorized
 from memhead.memory import MemoryService
 from memhead.models import Message, NewMessage, SearchScope
 from memhead.search import SearchService
+from memhead.text import QUERY_CHARS, Name, Role, Text
 
 TenantOf = Callable[[Context[Any, Any]], Awaitable[str]]
 """Which tenant a tool call acts for."""
@@ -60,8 +61,8 @@ def as_tool_errors() -> Iterator[None]:
 
 
 class MessageIn(BaseModel):
-    role: str = Field(min_length=1, max_length=64, description="e.g. user, assistant, system")
-    content: str
+    role: Role = Field(description="e.g. user, assistant, system")
+    content: Text
 
 
 class Appended(BaseModel):
@@ -158,13 +159,15 @@ class MemoryTools:
 
     async def search(
         self,
-        query: Annotated[str, Field(min_length=1, description="What to look for, in words.")],
+        query: Annotated[
+            Text, Field(min_length=1, max_length=QUERY_CHARS, description="What to look for.")
+        ],
         ctx: Context[Any, Any],
         session_id: Annotated[
             str | None, Field(description="Only this conversation.", min_length=1)
         ] = None,
         user_id: Annotated[
-            str | None, Field(description="Only this user's conversations.", min_length=1)
+            Name | None, Field(description="Only this user's conversations.")
         ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="How many hits, at most.")] = 10,
     ) -> Hits:
@@ -184,7 +187,7 @@ class MemoryTools:
         self,
         ctx: Context[Any, Any],
         user_id: Annotated[
-            str | None, Field(description="Only this user's conversations.", min_length=1)
+            Name | None, Field(description="Only this user's conversations.")
         ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="How many, at most.")] = 20,
     ) -> Sessions:
