@@ -129,3 +129,60 @@ class ApiKey:
     name: str
     created_at: int
     revoked_at: int | None = None
+
+
+Namespace = tuple[str, ...]
+"""A memory item's namespace: a non-empty tuple of non-empty labels (``("users", "u1")``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemKey:
+    """Where a memory item lives: a tenant's namespace and a key within it."""
+
+    tenant: str
+    namespace: Namespace
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A memory item as the service hands it to a store (already validated).
+
+    ``text`` is what keyword and vector search see (taken by the service from the fields the
+    put's ``index`` names); ``None`` means not indexed: never found by a query. ``ttl_ms``
+    (when set) makes the item expire ``ttl_ms`` after the put, and after each refresh."""
+
+    value: JSONObject
+    text: str | None = None
+    ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A stored memory item; times are ms since the epoch."""
+
+    namespace: Namespace
+    key: str
+    value: JSONObject
+    created_at: int
+    updated_at: int
+    expires_at: int | None = None
+    ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHit:
+    """An item a retriever found; ``score`` is higher-is-better in that retriever's units."""
+
+    item: Item
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class PendingItemEmbedding:
+    """A stored, indexed item that has no vector yet. ``revision`` identifies the put that
+    wrote ``text``: a vector is stored only while the item still holds that revision."""
+
+    key: ItemKey
+    revision: str
+    text: str

@@ -24,6 +24,7 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
+from memhead.stores.instrumented_items import InstrumentedItems
 from memhead.stores.roles import Store
 
 
@@ -45,7 +46,7 @@ class _Timing:
         HotHistogram.observe(self.series, time.perf_counter() - self.start)
 
 
-class InstrumentedStore:
+class InstrumentedStore(InstrumentedItems):
     def __init__(self, store: Store, metrics: Metrics) -> None:
         self.store = store
         self.backend = store.backend

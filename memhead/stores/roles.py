@@ -27,6 +27,7 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
+from memhead.stores.item_roles import ItemStore
 
 
 class Lifecycle(Protocol):
@@ -228,5 +229,7 @@ class CompactionStore(Sessions, CompactionQueue, Protocol):
     """What compaction uses: the queue, and the session's state and messages it folds."""
 
 
-class Store(Lifecycle, Sessions, CompactionQueue, SearchIndex, EmbeddingQueue, KeyStore, Protocol):
+class Store(
+    Lifecycle, Sessions, CompactionQueue, SearchIndex, EmbeddingQueue, KeyStore, ItemStore, Protocol
+):
     """Everything a backend implements (``SqliteStore``, ``RedisStore``)."""
