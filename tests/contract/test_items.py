@@ -11,7 +11,7 @@ import pytest
 
 from memhead.models import Item, ItemKey, NewItem
 from memhead.stores import Store
-from tests.contract.items import ODD_LABELS, T, U, key, keys, put, vec
+from tests.contract.items import ODD_LABELS, T, U, key, keys, put, vec, wall_now
 
 
 @pytest.fixture(autouse=True)
@@ -193,27 +193,31 @@ async def test_filters_apply_before_the_page(store: Store) -> None:
 
 
 async def test_tenants_never_see_each_others_items(store: Store) -> None:
-    await put(store, ("ns",), "k", {"who": "t"}, text="secret alpha", ttl_ms=10_000, tenant=T)
-    await put(store, ("ns",), "k", {"who": "u"}, text="secret beta", ttl_ms=10_000, tenant=U)
-    await put(store, ("only-t",), "k", text="secret gamma", tenant=T)
+    base = wall_now()  # the embedding backlog judges expiry by the real clock
+    hour = 3_600_000
+    await put(store, ("ns",), "k", {"who": "t"}, text="secret alpha", ttl_ms=hour, now=base)
+    await put(
+        store, ("ns",), "k", {"who": "u"}, text="secret beta", ttl_ms=hour, now=base, tenant=U
+    )
+    await put(store, ("only-t",), "k", text="secret gamma", now=base, tenant=T)
     await store.store_item_vectors(
         [(p, vec(1, 0)) for p in await store.item_embedding_backlog(limit=10)], model="m"
     )
-    got = await store.get_item(key("ns", tenant=U), now=1001, refresh=False)
+    got = await store.get_item(key("ns", tenant=U), now=base, refresh=False)
     assert got is not None and got.value == {"who": "u"}
-    listed = await store.list_items(U, (), filter=None, now=1001, offset=0, limit=10)
+    listed = await store.list_items(U, (), filter=None, now=base, offset=0, limit=10)
     assert [i.value for i in listed] == [{"who": "u"}]
-    assert await store.item_namespaces(U, (), now=1001) == [("ns",)]
-    hits = await store.item_keyword_search(U, (), ["secret"], filter=None, now=1001, limit=10)
+    assert await store.item_namespaces(U, (), now=base) == [("ns",)]
+    hits = await store.item_keyword_search(U, (), ["secret"], filter=None, now=base, limit=10)
     assert [h.item.value for h in hits] == [{"who": "u"}]
-    hits = await store.item_vector_search(U, (), vec(1, 0), filter=None, now=1001, limit=10)
+    hits = await store.item_vector_search(U, (), vec(1, 0), filter=None, now=base, limit=10)
     assert [h.item.value for h in hits] == [{"who": "u"}]
-    await store.refresh_items([key("ns", tenant=T)], now=5000)
-    got = await store.get_item(key("ns", tenant=U), now=1002, refresh=False)
-    assert got is not None and got.expires_at == 11_000
+    await store.refresh_items([key("ns", tenant=T)], now=base + 5000)
+    got = await store.get_item(key("ns", tenant=U), now=base, refresh=False)
+    assert got is not None and got.expires_at == base + hour
     assert await store.delete_item(key("ns", tenant=T)) is True
-    assert await store.get_item(key("ns", tenant=U), now=1002, refresh=False) is not None
-    assert await store.item_namespaces(T, (), now=1001) == [("only-t",)]
+    assert await store.get_item(key("ns", tenant=U), now=base, refresh=False) is not None
+    assert await store.item_namespaces(T, (), now=base) == [("only-t",)]
 
 
 async def test_values_round_trip_exactly(store: Store) -> None:

@@ -29,12 +29,12 @@ async def search(store: Store, query: str, prefix: tuple[str, ...] = ()) -> list
 
 
 async def test_a_keyword_search_finds_an_item_right_after_the_put(store: Store) -> None:
-    await put(store, ("m",), "sister", text="My sister is called Inès")
+    await put(store, ("m",), "sister", text="My sister lives in Zürich")
     await put(store, ("m",), "alps", text="We went hiking in the Alps")
     hits = await store.item_keyword_search(T, ("m",), ["sister"], filter=None, now=1001, limit=10)
     assert [h.item.key for h in hits] == ["sister"] and hits[0].score > 0
     assert hits[0].item.namespace == ("m",) and hits[0].item.value == {"k": "sister"}
-    assert await search(store, "ines") == ["sister"]  # accents folded
+    assert await search(store, "zurich") == ["sister"]  # accents folded
     assert await search(store, "hike") == ["alps"]  # stemmed
 
 

@@ -11,6 +11,8 @@ from memhead.models import ItemKey
 from memhead.stores import Store
 from tests.contract.items import T, U, embed_items, key, put, vec, wall_now
 
+MINUTE = 60_000
+
 
 @pytest.fixture(autouse=True)
 async def stays_sound(store: Store) -> AsyncIterator[None]:
@@ -19,7 +21,8 @@ async def stays_sound(store: Store) -> AsyncIterator[None]:
 
 
 async def visible(store: Store, now: int) -> list[str]:
-    """The keys every reading method returns at ``now`` (each must agree with the others)."""
+    """The keys every reading method returns at ``now`` (each must agree with the others;
+    each item sits in a namespace named as its key)."""
     listed = await store.list_items(T, (), filter=None, now=now, offset=0, limit=100)
     found = await store.item_keyword_search(T, (), ["word"], filter=None, now=now, limit=100)
     near = await store.item_vector_search(T, (), vec(1, 0), filter=None, now=now, limit=100)
@@ -40,16 +43,18 @@ async def visible(store: Store, now: int) -> list[str]:
 
 
 async def test_an_item_expires_for_every_method_at_its_expiry(store: Store) -> None:
-    short = await put(store, ("short",), "short", text="word", ttl_ms=1000, now=1000)
-    assert (short.expires_at, short.ttl_ms) == (2000, 1000)
-    await put(store, ("long",), "long", text="word", ttl_ms=5000, now=1000)
-    await put(store, ("forever",), "forever", text="word", now=1000)
+    base = wall_now()  # the embedding backlog judges expiry by the real clock
+    short = await put(store, ("short",), "short", text="word", ttl_ms=MINUTE, now=base)
+    assert (short.expires_at, short.ttl_ms) == (base + MINUTE, MINUTE)
+    await put(store, ("long",), "long", text="word", ttl_ms=5 * MINUTE, now=base)
+    await put(store, ("forever",), "forever", text="word", now=base)
     await embed_items(store, {"word": vec(1, 0)})
-    assert await visible(store, 1999) == ["forever", "long", "short"]
-    assert await visible(store, 2000) == ["forever", "long"]
-    assert await visible(store, 6000) == ["forever"]
-    assert await store.get_item(key("short", k="short"), now=2000, refresh=True) is None
-    assert await visible(store, 1999) == ["forever", "long", "short"]  # a read changes nothing
+    assert await visible(store, base + MINUTE - 1) == ["forever", "long", "short"]
+    assert await visible(store, base + MINUTE) == ["forever", "long"]
+    assert await visible(store, base + 5 * MINUTE) == ["forever"]
+    assert await store.get_item(key("short", k="short"), now=base + MINUTE, refresh=True) is None
+    # A read changes nothing:
+    assert await visible(store, base + MINUTE - 1) == ["forever", "long", "short"]
 
 
 async def test_a_get_with_refresh_pushes_the_expiry_on(store: Store) -> None:
@@ -93,17 +98,19 @@ async def test_a_replace_sets_the_expiry_afresh(store: Store) -> None:
 async def test_the_sweep_deletes_expired_items_in_batches_and_keeps_the_live(
     store: Store,
 ) -> None:
+    base = wall_now()
     for i in range(5):
-        await put(store, ("old",), f"o{i}", text="word", ttl_ms=10, now=1000 + i)
-    await put(store, ("old",), "live", text="word", ttl_ms=10_000, now=1000)
-    await put(store, ("old",), "forever", text="word", now=1000)
-    await put(store, ("old",), "o9", text="word", ttl_ms=10, now=1000, tenant=U)
+        await put(store, (f"o{i}",), f"o{i}", text="word", ttl_ms=MINUTE, now=base + i)
+    await put(store, ("live",), "live", text="word", ttl_ms=60 * MINUTE, now=base)
+    await put(store, ("forever",), "forever", text="word", now=base)
+    await put(store, ("o9",), "o9", text="word", ttl_ms=MINUTE, now=base, tenant=U)
     await embed_items(store, {"word": vec(1, 0)})
-    assert await store.sweep_expired_items(now=2000, limit=4) == 4
+    later = base + 2 * MINUTE
+    assert await store.sweep_expired_items(now=later, limit=4) == 4
     assert await store.check() == []
-    assert await store.sweep_expired_items(now=2000, limit=4) == 2
-    assert await store.sweep_expired_items(now=2000, limit=4) == 0
-    assert await visible(store, 1000) == ["forever", "live"]  # swept, even back in time
+    assert await store.sweep_expired_items(now=later, limit=4) == 2
+    assert await store.sweep_expired_items(now=later, limit=4) == 0
+    assert await visible(store, base) == ["forever", "live"]  # swept: gone even back in time
     await store.reset_vectors(model="m", dimensions=4)
     backlog = await store.item_embedding_backlog(limit=10)
     assert sorted(p.key.key for p in backlog) == ["forever", "live"]
