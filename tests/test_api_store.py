@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk import get_client
-from langgraph_sdk.errors import NotFoundError
+from langgraph_sdk._async.store import StoreClient
+from langgraph_sdk.errors import AuthenticationError, NotFoundError
 
 from memhead import Settings, create_app
 from memhead.providers import build_embedder
@@ -427,7 +428,14 @@ def test_langgraph_sdk_store_client_with_an_api_key(backend: StoreFactory) -> No
 
 
 async def sdk_round_trip(url: str, key: str) -> None:
-    store = get_client(url=url, api_key=key).store
+    async with get_client(url=url, api_key=key) as client:
+        await sdk_calls(client.store)
+    async with get_client(url=url, api_key=None) as anonymous:
+        with pytest.raises(AuthenticationError, match="missing API key"):
+            await anonymous.store.get_item(["users", "ada"], key="tea")
+
+
+async def sdk_calls(store: StoreClient) -> None:
     await store.put_item(["users", "ada"], "kettle", {"text": "blue kettle", "rating": 5})
     await store.put_item(["users", "ada"], "tea", {"text": "green tea", "rating": 3}, ttl=60)
     await store.put_item(["users", "bob"], "bike", {"text": "red bike", "rating": 4}, index=False)
@@ -443,6 +451,3 @@ async def sdk_round_trip(url: str, key: str) -> None:
     await store.delete_item(["users", "ada"], key="kettle")
     with pytest.raises(NotFoundError):
         await store.get_item(["users", "ada"], key="kettle")
-    anonymous = get_client(url=url, api_key=None).store
-    with pytest.raises(Exception, match="401"):
-        await anonymous.get_item(["users", "ada"], key="tea")
