@@ -4,11 +4,15 @@ their text (sharing the embedder with messages) and sweeps the expired ones away
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import time
 from pathlib import Path
 
+from memhead import Settings
 from memhead.models import ItemKey, NewItem, NewMessage, SessionKey, now_ms
+from memhead.providers import build_embedder
+from memhead.reindex import reindex
 from memhead.stores.sqlite import SqliteStore
 from tests.fake_openai import FakeOpenAI
 from tests.servers import MemheadProcess
@@ -60,3 +64,30 @@ def test_the_worker_embeds_items_and_sweeps_expired_ones(tmp_path: Path) -> None
                 assert worker.proc.poll() is None, worker.output()
                 assert time.monotonic() < deadline, (asyncio.run(state(db)), worker.output())
                 time.sleep(0.2)
+
+
+async def reindexed(db: Path, base_url: str, model: str) -> tuple[int, str, int, object]:
+    store = SqliteStore(str(db))
+    await store.setup()
+    embedder = build_embedder(Settings(llm_base_url=base_url), model)
+    assert embedder is not None
+    out = io.StringIO()
+    try:
+        status = await reindex(store, embedder, out)
+        left = len(await store.item_embedding_backlog(limit=1000))
+        return status, out.getvalue(), left, await store.embedding_space()
+    finally:
+        await store.close()
+        await embedder.close()
+
+
+def test_reindex_embeds_items_again_with_the_new_model(tmp_path: Path) -> None:
+    db = tmp_path / "items.db"
+    asyncio.run(seed(db))
+    with FakeOpenAI() as fake:
+        status, out, left, space = asyncio.run(reindexed(db, fake.base_url, "fake-embedding"))
+        assert (status, left, space) == (0, 0, ("fake-embedding", 16))
+        assert "71/71" in out  # one message and 70 live items
+        status, out, left, space = asyncio.run(reindexed(db, fake.base_url, "fake-embedding-2"))
+        assert (status, left, space) == (0, 0, ("fake-embedding-2", 16))
+        assert "dropping the vectors of fake-embedding" in out and "71/71" in out
