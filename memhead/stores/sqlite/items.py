@@ -24,11 +24,18 @@ from memhead.stores.sqlite.item_rows import (
     encode,
     item,
     paged,
+    prefix_sql,
     remove,
     scope_sql,
 )
 
 BY_KEY = "i.tenant = :tenant AND i.ns = :ns AND i.key = :key"
+REFRESH = (
+    "UPDATE items AS i SET expires_at = max(expires_at, :now + ttl_ms) "
+    f"WHERE {BY_KEY} AND i.ttl_ms IS NOT NULL AND {LIVE}"
+)
+"""A live item with a TTL expires ``ttl_ms`` after ``now`` (never sooner than it would:
+clocks of several processes differ a little)."""
 
 
 def key_args(key: ItemKey) -> dict[str, Any]:
@@ -69,25 +76,16 @@ def put_item(conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int) -> 
 
 def get_item(conn: sqlite3.Connection, key: ItemKey, now: int, refresh: bool) -> Item | None:
     args = {**key_args(key), "now": now}
-    row = conn.execute(
-        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {BY_KEY} AND {LIVE}", args
-    ).fetchone()
-    if row is None:
-        return None
-    found = item(row)
-    if not refresh or found.ttl_ms is None or found.expires_at is None:
-        return found
-    expires_at = max(found.expires_at, now + found.ttl_ms)
+    select = f"SELECT {ITEM_COLUMNS} FROM items i WHERE {BY_KEY} AND {LIVE}"
+    row = conn.execute(select, args).fetchone()
+    if row is None or not refresh or row[6] is None:
+        return None if row is None else item(row)
+    # Only an item with a TTL costs a write; read again inside it, as another process may
+    # have changed the item since.
     with writing(conn):
-        conn.execute(
-            "UPDATE items AS i SET expires_at = :expires_at WHERE " + BY_KEY,
-            {**args, "expires_at": expires_at},
-        )
-    return Item(
-        *(found.namespace, found.key, found.value, found.created_at, found.updated_at),
-        expires_at,
-        found.ttl_ms,
-    )
+        conn.execute(REFRESH, args)
+        row = conn.execute(select, args).fetchone()
+    return None if row is None else item(row)
 
 
 def delete_item(conn: sqlite3.Connection, key: ItemKey) -> bool:
@@ -101,6 +99,23 @@ def delete_item(conn: sqlite3.Connection, key: ItemKey) -> bool:
     return bool(row[1])
 
 
+SMALL_PREFIX = 2000
+"""A prefix holding fewer items is listed from the key index (its items sorted by time);
+a larger one by walking the tenant's items newest first until the page is full."""
+
+
+def _listing_index(conn: sqlite3.Connection, tenant: str, prefix: Namespace) -> str:
+    if not prefix:
+        return "items_recent"
+    under, args = prefix_sql(prefix, "ns")
+    small = conn.execute(
+        f"SELECT count(*) < :small FROM (SELECT 1 FROM items WHERE tenant = :tenant AND {under} "
+        "LIMIT :small)",
+        {"tenant": tenant, "small": SMALL_PREFIX, **args},
+    ).fetchone()[0]
+    return "items_key" if small else "items_recent"
+
+
 def list_items(
     conn: sqlite3.Connection,
     tenant: str,
@@ -110,9 +125,11 @@ def list_items(
     offset: int,
     limit: int,
 ) -> list[Item]:
+    index = _listing_index(conn, tenant, prefix)
     where, args = scope_sql(tenant, prefix, now)
     sql = (
-        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {where} ORDER BY i.updated_at DESC, i.ns, i.key"
+        f"SELECT {ITEM_COLUMNS} FROM items i INDEXED BY {index} WHERE {where} "
+        "ORDER BY i.updated_at DESC, i.ns, i.key"
     )
     return paged(conn, sql, args, item, lambda i: i.value, (filter, offset, limit))
 
@@ -147,18 +164,28 @@ def refresh_items(conn: sqlite3.Connection, keys: Sequence[ItemKey], now: int) -
     if not keys:
         return
     with writing(conn):
-        conn.executemany(
-            "UPDATE items AS i SET expires_at = max(expires_at, :now + ttl_ms) "
-            f"WHERE {BY_KEY} AND i.ttl_ms IS NOT NULL AND {LIVE}",
-            [{**key_args(k), "now": now} for k in keys],
-        )
+        conn.executemany(REFRESH, [{**key_args(k), "now": now} for k in keys])
+
+
+NAMESPACES = """WITH RECURSIVE spaces (ns) AS (
+    SELECT min(ns) FROM items WHERE tenant = :tenant AND {under}
+    UNION ALL
+    SELECT (SELECT min(ns) FROM items WHERE tenant = :tenant AND ns > spaces.ns AND {under})
+    FROM spaces WHERE ns IS NOT NULL
+) SELECT ns FROM spaces WHERE ns IS NOT NULL AND EXISTS
+    (SELECT 1 FROM items i WHERE i.tenant = :tenant AND i.ns = spaces.ns AND {live})
+ORDER BY ns"""
+"""The distinct namespaces by jumping from one to the next in the index (a step per
+namespace, not per item), each kept if it holds a live item."""
 
 
 def item_namespaces(
     conn: sqlite3.Connection, tenant: str, prefix: Namespace, now: int
 ) -> list[Namespace]:
-    where, args = scope_sql(tenant, prefix, now)
-    found = conn.execute(f"SELECT DISTINCT i.ns FROM items i WHERE {where} ORDER BY i.ns", args)
+    under, args = prefix_sql(prefix, "ns")
+    found = conn.execute(
+        NAMESPACES.format(under=under, live=LIVE), {"tenant": tenant, "now": now, **args}
+    )
     return [decode(row[0]) for row in found]
 
 
