@@ -75,10 +75,14 @@ def search_elsewhere(deployment: ItemDeployment, key: str, user: str, query: str
     return json.loads(got.stdout)
 
 
+@pytest.fixture
+def key(deployment: ItemDeployment) -> str:
+    return deployment.new_key()
+
+
 async def test_an_agent_remembers_and_another_process_finds_it(
-    deployment: ItemDeployment,
+    deployment: ItemDeployment, key: str
 ) -> None:
-    key = deployment.new_key()
     namespace = ("memories", "{user_id}")
     model = scripted(
         call("manage_memory", "c1", action="create", content="Alice takes her coffee black"),
@@ -104,9 +108,10 @@ async def test_an_agent_remembers_and_another_process_finds_it(
     assert search_elsewhere(deployment, key, "bob", "coffee") == {"values": [], "tool": "[]"}
 
 
-def test_an_agent_updates_and_deletes_what_it_remembered(deployment: ItemDeployment) -> None:
+def test_an_agent_updates_and_deletes_what_it_remembered(
+    deployment: ItemDeployment, key: str
+) -> None:
     """LangMem's update and delete actions address the item by the id the create returned."""
-    key = deployment.new_key()
     namespace = ("memories", "{user_id}")
     config = {"configurable": {"user_id": "carol"}}
     with MemheadStore(deployment.url, api_key=key) as store:

@@ -80,25 +80,22 @@ class MemheadStore(BaseStore):
         async_client: AsyncMemhead | None = None,
     ) -> None:
         self.ttl_config = ttl
+        given = client or async_client
+        if given is not None:  # the other client talks to the same server, with the same key
+            url, api_key = url or given.base_url, api_key or given.api_key
         self._options: dict[str, Any] = {
             "api_key": api_key,
             "timeout": timeout,
             "max_retries": max_retries,
         }
         self._url = url
-        self._client = client
-        self._async_client = async_client
         self._owns = (client is None, async_client is None)
+        self.client = client or Memhead(url, **self._options)
+        """The blocking client ``batch`` sends through."""
+        self._async_client = async_client
         # An httpx.AsyncClient's connections belong to the loop that opened them: a store
         # used from a second event loop (a second asyncio.run) gets a client of its own.
         self._async_loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def client(self) -> Memhead:
-        """The blocking client ``batch`` sends through (built on first use)."""
-        if self._client is None:
-            self._client = Memhead(self._url, **self._options)
-        return self._client
 
     def _aclient(self) -> AsyncMemhead:
         loop = asyncio.get_running_loop()
@@ -129,8 +126,8 @@ class MemheadStore(BaseStore):
 
     def close(self) -> None:
         """Close the connections of the clients this store built (not ones passed in)."""
-        if self._client is not None and self._owns[0]:
-            self._client.close()
+        if self._owns[0]:
+            self.client.close()
 
     async def aclose(self) -> None:
         """``close``, and the async client's connections too."""
