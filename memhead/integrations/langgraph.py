@@ -15,6 +15,7 @@ them in the background (no embedding happens here), and expires them.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -90,12 +91,20 @@ class MemheadStore(BaseStore):
         }
         self._url = url
         self._owns = (client is None, async_client is None)
-        self.client = client or Memhead(url, **self._options)
-        """The blocking client ``batch`` sends through."""
+        self._client = client
         self._async_client = async_client
+        self._lock = threading.Lock()  # graph nodes may call a store from several threads
         # An httpx.AsyncClient's connections belong to the loop that opened them: a store
         # used from a second event loop (a second asyncio.run) gets a client of its own.
         self._async_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> Memhead:
+        """The blocking client ``batch`` sends through (built on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = Memhead(self._url, **self._options)
+            return self._client
 
     def _aclient(self) -> AsyncMemhead:
         loop = asyncio.get_running_loop()
@@ -125,15 +134,20 @@ class MemheadStore(BaseStore):
         return plan.results
 
     def close(self) -> None:
-        """Close the connections of the clients this store built (not ones passed in)."""
-        if self._owns[0]:
-            self.client.close()
+        """Close the blocking client's connections, if this store built it (a later call
+        opens new ones). Clients passed in are left to their owner."""
+        with self._lock:
+            if self._client is not None and self._owns[0]:
+                self._client.close()
+                self._client = None
 
     async def aclose(self) -> None:
-        """``close``, and the async client's connections too."""
+        """``close``, and the async client's connections too: await it before the event loop
+        ends (``asyncio.run`` leaves a loop's connections open otherwise)."""
         self.close()
         if self._async_client is not None and self._owns[1]:
             await self._async_client.aclose()
+            self._async_client = None
 
     def __enter__(self) -> MemheadStore:
         return self
