@@ -164,7 +164,9 @@ def quickstart() -> str:
     return next((b for b in blocks if "MemheadStore(" in b), QUICKSTART)
 
 
-def test_the_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
+def test_the_readme_quickstart_runs_as_written(
+    deployment: ItemDeployment, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     snippet = quickstart()
     assert snippet.count('"openai:gpt-4.1-mini"') == 1
     assert snippet.count('"http://localhost:8080"') == 1
@@ -172,11 +174,12 @@ def test_the_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
         call("manage_memory", "c1", action="create", content="Alice takes her coffee black."),
         AIMessage("Noted."),
     )
-    with item_deployment(tmp_path, MEMHEAD_AUTH="off") as running:
-        code = snippet.replace('"openai:gpt-4.1-mini"', "model").replace(
-            '"http://localhost:8080"', repr(running.url)
-        )
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            exec(compile(code, "README quickstart", "exec"), {"model": model})
+    monkeypatch.setenv("MEMHEAD_API_KEY", key)  # the client's default key, as the docs say
+    code = snippet.replace('"openai:gpt-4.1-mini"', "model").replace(
+        '"http://localhost:8080"', repr(deployment.url)
+    )
+    printed, names = io.StringIO(), {"model": model}
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README quickstart", "exec"), names)
+    names["store"].close()  # type: ignore[attr-defined]  # the snippet's process would end here
     assert printed.getvalue() == "Alice takes her coffee black.\n"
