@@ -1,10 +1,10 @@
 """LangGraph's long-term memory store over a memhead server: ``pip install 'memhead[langgraph]'``.
 
-    from langgraph.prebuilt import create_react_agent
+    from langchain.agents import create_agent
     from memhead.integrations.langgraph import MemheadStore
 
     store = MemheadStore("http://127.0.0.1:8080", api_key="mh_...")
-    agent = create_react_agent(model, tools, store=store)
+    agent = create_agent(model, tools, store=store)  # or any graph compiled with store=
 
 Every ``BaseStore`` call (``put``/``get``/``search``/``delete``/``list_namespaces`` and their
 ``a``-prefixed twins) becomes requests to the server's ``/store`` routes, the ones LangGraph
