@@ -304,6 +304,16 @@ def test_query_pages_do_not_overlap(store: MemheadStore) -> None:
     ns = ("pages",)
     for i in range(5):
         store.put(ns, f"doc{i}", {"text": f"test document number {i}"})
+    # The ranking changes while the worker embeds the items (vector hits join the keyword
+    # ones): page once it holds still.
+    ranked: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = keys(store.search(ns, query="test document", limit=10))
+        if now == ranked:
+            break
+        ranked = now
     first = store.search(ns, query="test document", limit=2)
     second = store.search(ns, query="test document", limit=2, offset=2)
     everything = store.search(ns, query="test document", limit=10)
