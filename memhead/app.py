@@ -20,11 +20,13 @@ from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
 from memhead.api.responses import install_error_handlers
 from memhead.api.route_metrics import RequestMetrics
+from memhead.api.store_items import store_router
 from memhead.api.tenancy import TenantResolver, default_tenant
 from memhead.auth import KeyTenancy
 from memhead.background import background, build_workers
 from memhead.banner import announce
 from memhead.console import console_routes
+from memhead.items.service import ItemService
 from memhead.logs import RequestIds
 from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics
@@ -39,7 +41,8 @@ log = logging.getLogger("memhead")
 
 DESCRIPTION = """Memory for LLM applications: a window of recent messages, a running summary of
 everything older, and retrieval. Speaks Motörhead's API at `/` and `/v1/motorhead`; the native
-API lives at `/api/v1`. Also served, outside this document: the MCP tools over Streamable HTTP
+API lives at `/api/v1`; long-term memory items, in LangGraph Platform's store shape, at
+`/store`. Also served, outside this document: the MCP tools over Streamable HTTP
 at `/mcp` (MCP's own JSON-RPC protocol, which describes its tools itself) and the web console
 at `/ui/`."""
 
@@ -68,6 +71,7 @@ def create_app(
 
     service = memory_service(settings, store)
     search = SearchService(store, embedder)
+    items = ItemService(store, embedder, settings.item_settings())
     mcp = build_mcp(service, search, http_tenant)
     workers = (
         build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
@@ -114,6 +118,7 @@ def create_app(
         motorhead_routes(service, search, tenant_of, long_term_memory=settings.long_term_memory)
     )
     app.include_router(native_router(service, search, tenant_of))
+    app.include_router(store_router(items, tenant_of))
     app.router.routes.extend(console_routes())
     app.router.routes.extend(mcp_routes(mcp, tenant_of, host=settings.host))
     install_error_handlers(app)

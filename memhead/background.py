@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from memhead.embedding import EmbeddingWorker
+from memhead.items.sweep import ItemSweeper
 from memhead.metrics import Metrics
 from memhead.providers.base import LLM, Embedder
 from memhead.settings import Settings
@@ -34,8 +35,11 @@ def build_workers(
     embedder: Embedder | None,
     metrics: Metrics | None = None,
 ) -> list[Background]:
-    """The background workers the configuration calls for: compaction, embedding."""
-    workers: list[Background] = []
+    """The background workers the configuration calls for: compaction, embedding, and
+    always the sweep of expired memory items."""
+    workers: list[Background] = [
+        ItemSweeper(store, interval_s=settings.item_sweep_interval_s, metrics=metrics)
+    ]
     if llm is not None:
         workers.append(build_worker(settings, store, llm, metrics))
     if embedder is not None:

@@ -4,7 +4,7 @@ must not start (its vectors could not be stored, its queries not compared with t
 
 from __future__ import annotations
 
-from memhead.errors import ConfigError
+from memhead.errors import ConfigError, EmbeddingMismatch
 from memhead.providers.base import Embedder
 
 
@@ -42,3 +42,15 @@ def check_embedding_space(space: tuple[str, int] | None, embedder: Embedder) -> 
         f"`memhead reindex` with the new MEMHEAD_EMBED_MODEL (it re-embeds every message); "
         f"to keep the stored vectors set MEMHEAD_EMBED_MODEL back to {space[0]}"
     )
+
+
+def check_query_space(space: tuple[str, int] | None, model: str, dimensions: int) -> None:
+    """Refuse (409) to compare a query vector of ``model`` with stored vectors of another
+    space: another process may have reindexed the store under this one."""
+    if space is not None and space != (model, dimensions):
+        raise EmbeddingMismatch(
+            f"the stored vectors are now of {space[0]} ({space[1]} dimensions) but this "
+            f"process embeds queries with {model} ({dimensions} "
+            "dimensions): the store was reindexed (memhead reindex) under it; restart it "
+            f"with MEMHEAD_EMBED_MODEL={space[0]}"
+        )

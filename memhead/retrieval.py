@@ -27,11 +27,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 Position = tuple[str, int]
 """A message by where it sits: ``(session id, seq)``."""
 Scored = Sequence[tuple[Position, float]]
 """A candidate list, best first: positions with a score (higher is better)."""
+P = TypeVar("P", bound=tuple[Any, ...])
+"""What fusion ranks: a message's ``Position``, or a memory item's ``(namespace, key)``."""
 
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 """Porter stemming (``joined`` matches ``join``), case and accent folding."""
@@ -157,9 +160,9 @@ def embedding_text(content: str) -> str:
     return content
 
 
-def rrf(lists: Iterable[Scored], k: float = RRF_K) -> dict[Position, float]:
+def rrf(lists: Iterable[Sequence[tuple[P, float]]], k: float = RRF_K) -> dict[P, float]:
     """Reciprocal-rank fusion: each list adds ``1 / (k + rank)`` (rank from 1) to its positions."""
-    fused: dict[Position, float] = {}
+    fused: dict[P, float] = {}
     for ranked in lists:
         for rank, (position, _score) in enumerate(ranked, start=1):
             fused[position] = fused.get(position, 0.0) + 1.0 / (k + rank)
@@ -189,7 +192,7 @@ def spread(
     return out
 
 
-def best(scores: Mapping[Position, float], n: int) -> list[tuple[Position, float]]:
+def best(scores: Mapping[P, float], n: int) -> list[tuple[P, float]]:
     """The ``n`` highest scores, best first; ties by position for a stable order."""
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:n]
 
@@ -207,7 +210,9 @@ def hybrid_candidates(
     return best(spread(rrf((keyword, vector), k), decay, reach), n)
 
 
-def fuse(keyword: Scored, vector: Scored, k: float = RRF_K) -> list[tuple[Position, float]]:
+def fuse(
+    keyword: Sequence[tuple[P, float]], vector: Sequence[tuple[P, float]], k: float = RRF_K
+) -> list[tuple[P, float]]:
     """Reciprocal-rank fusion of the two lists only, best first (no neighbours, no speakers).
 
     Recall@10 68.6 on the development split; ``hybrid_candidates`` + ``rerank`` reach 79.3 but

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from memhead import retrieval
-from memhead.errors import EmbeddingMismatch, InvalidRequest
+from memhead.embedding_space import check_query_space
+from memhead.errors import InvalidRequest
 from memhead.models import Hit, SearchScope
 from memhead.providers.base import Embedder
 from memhead.stores.roles import EmbeddingQueue, SearchIndex
@@ -120,13 +121,7 @@ class SearchService:
         (vector,), space = await asyncio.gather(
             self.embedder.embed([retrieval.query_text(query)]), self.store.embedding_space()
         )
-        if space is not None and space != (self.embedder.model, len(vector)):
-            raise EmbeddingMismatch(
-                f"the stored vectors are now of {space[0]} ({space[1]} dimensions) but this "
-                f"process embeds queries with {self.embedder.model} ({len(vector)} "
-                "dimensions): the store was reindexed (memhead reindex) under it; restart it "
-                f"with MEMHEAD_EMBED_MODEL={space[0]}"
-            )
+        check_query_space(space, self.embedder.model, len(vector))
         return vector
 
     async def _keyword(self, scope: SearchScope, query: str, depth: int) -> list[Hit]:

@@ -7,6 +7,7 @@ where both are set (the first name in each alias list is preferred).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -14,6 +15,8 @@ from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memhead.errors import ConfigError
+from memhead.items.checks import MAX_TTL_MINUTES
+from memhead.items.paths import parse, split_top_level
 from memhead.redact import redact_url
 
 
@@ -143,6 +146,24 @@ class Settings(BaseSettings):
     failure_backoff_s: float = Field(5.0, gt=0, validation_alias=_env("MEMHEAD_FAILURE_BACKOFF"))
     """First per-session delay after a failed compaction; doubles per attempt (max 1 h)."""
 
+    item_index: str = Field("$", validation_alias=_env("MEMHEAD_ITEM_INDEX"))
+    """Memory items: the paths of a value that search sees when a put names none
+    (comma-separated, LangGraph's syntax: ``text, tags[*]``); ``$`` is the whole value,
+    empty indexes nothing by default."""
+    item_ttl_minutes: float | None = Field(
+        None, gt=0, le=MAX_TTL_MINUTES, validation_alias=_env("MEMHEAD_ITEM_TTL")
+    )
+    """Memory items: minutes an item lives when its put gives no ``ttl``; unset: forever."""
+    item_refresh_ttl: bool = Field(True, validation_alias=_env("MEMHEAD_ITEM_REFRESH_TTL"))
+    """Memory items: whether a get or search restarts the TTL of what it returns, unless the
+    request says otherwise."""
+    item_sweep_interval_s: float = Field(
+        60.0, gt=0, validation_alias=_env("MEMHEAD_ITEM_SWEEP_INTERVAL")
+    )
+    """Seconds between sweeps that delete expired memory items."""
+    item_max_bytes: int = Field(65_536, ge=64, validation_alias=_env("MEMHEAD_ITEM_MAX_BYTES"))
+    """Bytes one memory item's value may take as compact JSON."""
+
     @field_validator("store_url", "redis_url", "llm_base_url", "azure_api_base")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -165,6 +186,17 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         """``MEMHEAD_EMBED_MODEL=`` (set, empty) means no model, as unset does."""
         return value or None
+
+    @field_validator("item_index")
+    @classmethod
+    def _item_index(cls, value: str) -> str:
+        item_paths(value)  # refuses a malformed path
+        return value
+
+    @field_validator("item_ttl_minutes", mode="before")
+    @classmethod
+    def _empty_ttl_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("cors_origins")
     @classmethod
@@ -191,6 +223,15 @@ class Settings(BaseSettings):
             "redis_prefix": self.redis_prefix,
         }
 
+    def item_settings(self) -> ItemSettings:
+        """What ``ItemService`` takes, from these settings."""
+        return ItemSettings(
+            index=tuple(item_paths(self.item_index)),
+            ttl_minutes=self.item_ttl_minutes,
+            refresh_ttl=self.item_refresh_ttl,
+            max_bytes=self.item_max_bytes,
+        )
+
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or self.redis_url or "sqlite:///memhead.db"
@@ -199,6 +240,28 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         azure = bool(self.azure_api_key and self.azure_api_base and self.azure_deployment_id)
         return azure or bool(self.llm_api_key or self.llm_base_url)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSettings:
+    """The defaults and limits of memory items (``ItemService``)."""
+
+    index: tuple[str, ...] = ("$",)
+    """Paths indexed when a put names none (empty: not indexed)."""
+    ttl_minutes: float | None = None
+    refresh_ttl: bool = True
+    max_bytes: int = 65_536
+
+
+def item_paths(spec: str) -> list[str]:
+    """``MEMHEAD_ITEM_INDEX`` as a list of paths; ``ValueError`` naming a malformed one."""
+    found = [p for p in split_top_level(spec) if p]
+    for path in found:
+        try:
+            parse(path)
+        except ValueError as exc:
+            raise ValueError(f"path {path!r}: {exc}") from None
+    return found
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -117,6 +117,41 @@ SEARCH_RESULT: dict[str, Any] = {
     ],
 }
 
+# -- store (memory items, LangGraph's shape) ----------------------------------------------
+
+ITEM_NAMESPACE = ["users", "ada"]
+ITEM_VALUE: dict[str, Any] = {
+    "text": "Ada prefers her kettle in blue and boils water for green tea at 80 °C.",
+    "tags": ["kettle", "tea"],
+    "rating": 5,
+}
+ITEM_PUT: dict[str, Any] = {
+    "namespace": ITEM_NAMESPACE,
+    "key": "kettle-preferences",
+    "value": ITEM_VALUE,
+    "index": ["text", "tags[*]"],
+    "ttl": 43200,
+}
+ITEM: dict[str, Any] = {
+    "namespace": ITEM_NAMESPACE,
+    "key": "kettle-preferences",
+    "value": ITEM_VALUE,
+    "created_at": "2026-11-30T09:15:02.118Z",
+    "updated_at": "2026-11-30T09:15:02.118Z",
+    "expires_at": "2026-12-30T09:15:02.118Z",
+}
+ITEM_REF: dict[str, Any] = {"namespace": ITEM_NAMESPACE, "key": "kettle-preferences"}
+ITEM_SEARCH: dict[str, Any] = {
+    "namespace_prefix": ["users"],
+    "query": "which kettle does Ada like",
+    "filter": {"rating": {"$gte": 4}},
+    "limit": 5,
+}
+ITEM_SEARCH_RESULT: dict[str, Any] = {"items": [{**ITEM, "score": 0.364}]}
+NAMESPACES: dict[str, Any] = {"prefix": ["users"], "max_depth": 2, "limit": 100}
+NAMESPACE_LIST: dict[str, Any] = {"namespaces": [ITEM_NAMESPACE, ["users", "grace"]]}
+ITEM_NOT_FOUND = "no item 'kettle-preferences' in namespace ['users', 'ada']"
+
 # -- operations ---------------------------------------------------------------------------
 
 HEALTH: dict[str, Any] = {"status": "ok"}

@@ -30,6 +30,7 @@ from memhead.api.schemas import (
     SessionOut,
     SummaryOut,
 )
+from memhead.api.store_schemas import STORE_MODELS
 
 KEY = (
     "Needed only when the server runs with `MEMHEAD_AUTH=required`; make one with "
@@ -68,6 +69,7 @@ UNAUTHORIZED = {
     **content(ref(ErrorBody)),
 }
 NATIVE_MODELS = (
+    *STORE_MODELS,
     AppendRequest,
     MemoryOut,
     MessageList,
@@ -88,6 +90,12 @@ TAGS = [
         'as `{"data": ...}`.',
     },
     {"name": "native", "description": "memhead's own API: what new clients should call."},
+    {
+        "name": "store",
+        "description": "Long-term memory items (namespaced JSON objects with search and a "
+        "TTL) in LangGraph Platform's store shape: `langgraph_sdk`'s store client and "
+        "`MemheadStore` speak it.",
+    },
     {"name": "operations", "description": "For orchestrators and monitoring; no key needed."},
 ]
 

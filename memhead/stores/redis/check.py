@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from memhead.stores.redis.check_items import check_items
 from memhead.stores.redis.keyspace import Keys
 
 
@@ -30,7 +31,7 @@ async def check(client: Redis, keys: Keys) -> list[str]:
         orphans = await _orphans(client, keys.prefix, kind, owner)
         if orphans:
             problems.append(f"{orphans} {kind} keys belong to no {owner}")
-    return problems
+    return problems + await check_items(client, keys)
 
 
 async def _check_session(client: Redis, keys: Keys, tag: str) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import memhead.stores.redis.fields as f
+import memhead.stores.redis.item_embedding as item_embedding
 from memhead.errors import EmbeddingMismatch
 from memhead.models import PendingEmbedding, SessionKey
 from memhead.stores.redis.fields import MESSAGE_FIELDS, Db
@@ -80,13 +81,15 @@ async def reset_vectors(db: Db, indexes: Indexes, model: str, dimensions: int) -
     """Not atomic (it walks the keyspace), so marked: ``embedding_space`` reads ``None``
     until the last step, and a reindex interrupted in between resets again. The new space
     is recorded first, so that from then on only vectors of the new model are stored; the
-    old ones are deleted, then every message without a vector is requeued (checked and
-    added atomically by ``requeue``: a new vector stored meanwhile is kept)."""
+    old ones (of messages and items) are deleted, then every message and item without a
+    vector is requeued (checked and added atomically by ``requeue`` and ``requeue_item``: a
+    new vector stored meanwhile is kept)."""
     k = db.keys
     await db.client.set(k.embedding_reset(), 1)
     await indexes.replace_space(Space(model, dimensions))
-    async for batch in _scanned(db, k.vectors_index_prefix() + "*"):
-        await db.client.unlink(*batch)
+    for vectors in (k.vectors_index_prefix(), k.item_vectors_index_prefix()):
+        async for batch in _scanned(db, vectors + "*"):
+            await db.client.unlink(*batch)
     async for batch in _scanned(db, k.messages_index_prefix() + "*"):
         async with db.client.pipeline(transaction=False) as pipe:
             for name in batch:
@@ -104,6 +107,8 @@ async def reset_vectors(db: Db, indexes: Indexes, model: str, dimensions: int) -
                 )
             )
         await asyncio.gather(*calls)
+    async for batch in _scanned(db, k.items_index_prefix() + "*"):
+        await item_embedding.requeue_items(db, batch)
     await db.client.delete(k.embedding_reset())
 
 

@@ -17,7 +17,13 @@ Two indexes, with the same filter fields:
 Filter fields, written by the append script: ``tenant_tag``, ``session_tag`` (tenant and
 session), ``role_tag`` TAG (``text.search_tag``) and ``created_at`` NUMERIC.
 
-The embedding space (model, dimensions) is fixed by the first ``SET NX``.
+Memory items (``item_records`` has their fields) have three more, made alike: ``P:iidx``
+over the records (scope, backlog flag, expiry, order; no text), ``P:itidx`` over their keyword
+entries (``text`` as the messages' ``text``, with the scope) and ``P:ividx:<dimensions>`` over
+their vectors (with the scope), made with the messages' vector index.
+
+The embedding space (model, dimensions) is fixed by the first ``SET NX``; messages and items
+share it.
 """
 
 from __future__ import annotations
@@ -40,6 +46,13 @@ FILTER_SCHEMA = (
     *("tenant_tag", "TAG", "session_tag", "TAG", "role_tag", "TAG"),
     *("created_at", "NUMERIC"),
 )
+SORTED_CODE = ("TAG", "SEPARATOR", ";", "SORTABLE", "UNF", "NOINDEX")
+"""A field only read back or sorted by (never split: ``;`` is in no code)."""
+ITEM_SCHEMA = (
+    *("scope_tag", "TAG", "pending", "TAG", "live_until", "NUMERIC", "SORTABLE"),
+    *("updated_at", "NUMERIC", "SORTABLE", "ns", *SORTED_CODE, "order", *SORTED_CODE),
+)
+ITEM_TEXT_SCHEMA = ("text", "TEXT", "scope_tag", "TAG")
 SCORERS = ("BM25STD", "BM25")
 """Standard BM25 when the engine has it (RediSearch >= 2.10, Redis 8), else its older BM25."""
 SCAN_WAIT_S = 30.0
@@ -81,6 +94,13 @@ class Indexes:
         )
         if created:
             await self._wait_scanned(self.keys.search_index())
+        for index, prefix, schema in (
+            (self.keys.item_index(), self.keys.items_index_prefix(), ITEM_SCHEMA),
+            (self.keys.item_text_index(), self.keys.item_texts_index_prefix(), ITEM_TEXT_SCHEMA),
+        ):
+            spec = ("ON", "HASH", "PREFIX", 1, prefix, "STOPWORDS", 0, "SCHEMA", *schema)
+            if await self._create(index, *spec):
+                await self._wait_scanned(index)
         for scorer in SCORERS:
             try:  # a query that matches nothing, whatever the index holds
                 await self.ft(
@@ -119,14 +139,23 @@ class Indexes:
             await asyncio.sleep(0.01)
 
     async def ensure_vector_index(self, space: Space) -> None:
+        """The vector indexes of messages and of items, for ``space``."""
         if self._vector_index:
             return
-        await self._create(
-            self.keys.vector_index(space.dimensions),
-            *("ON", "HASH", "PREFIX", 1, self.keys.vectors_index_prefix()),
-            *("SCHEMA", *FILTER_SCHEMA, "vector", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32"),
-            *("DIM", space.dimensions, "DISTANCE_METRIC", "COSINE"),
-        )
+        vector = ("vector", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", space.dimensions)
+        for index, prefix, filters in (
+            (self.keys.vector_index, self.keys.vectors_index_prefix(), FILTER_SCHEMA),
+            (
+                self.keys.item_vector_index,
+                self.keys.item_vectors_index_prefix(),
+                ("scope_tag", "TAG"),
+            ),
+        ):
+            await self._create(
+                index(space.dimensions),
+                *("ON", "HASH", "PREFIX", 1, prefix, "SCHEMA", *filters, *vector),
+                *("DISTANCE_METRIC", "COSINE"),
+            )
         self._vector_index = True
 
     async def stored_space(self) -> Space | None:
@@ -152,11 +181,13 @@ class Indexes:
         before = await self.client.set(self.keys.embedding_space(), value, get=True)
         old = None if before is None else Space(**orjson.loads(cast(bytes, before)))
         if old is not None and old.dimensions != space.dimensions:
-            try:
-                await self.ft("FT.DROPINDEX", self.keys.vector_index(old.dimensions))
-            except ResponseError as exc:
-                if "unknown index" not in str(exc).lower() and "no such" not in str(exc).lower():
-                    raise
+            for index in (self.keys.vector_index, self.keys.item_vector_index):
+                try:
+                    await self.ft("FT.DROPINDEX", index(old.dimensions))
+                except ResponseError as exc:
+                    text = str(exc).lower()
+                    if "unknown index" not in text and "no such" not in text:
+                        raise
         self._space, self._vector_index = space, False
         await self.ensure_vector_index(space)
 

@@ -20,6 +20,13 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
+    P:item:{id}                             hash: a memory item's record (``item_records``)
+    P:itext:{id}                            hash: its keyword entry (only when it has text)
+    P:ivec:{id}                             hash: its vector
+    P:iidx, P:itidx, P:ividx:<dimensions>   search indexes over P:item:, P:itext:, P:ivec:
+
+An item's ``id`` is ``q(tenant):q(label1).q(label2)...:q(key)`` (labels never hold ``.``, and
+``q`` never yields ``:``), so it names the item exactly and the item's three keys share a slot.
 
 The kind comes right after the prefix so that a search index can cover exactly the message
 hashes (``FT.CREATE ... ON HASH PREFIX 1 P:msg:``), or exactly the vectors (``P:vec:``).
@@ -42,7 +49,7 @@ from importlib.resources import files
 from urllib.parse import quote, unquote
 
 from memhead.errors import ConfigError
-from memhead.models import SessionKey
+from memhead.models import ItemKey, SessionKey
 
 LAYOUT_VERSION = 2
 UPDATED_AT_DIGITS = 20
@@ -74,6 +81,16 @@ def key_of_embed_member(member: bytes) -> tuple[SessionKey, int]:
     """The session and seq of a message in the embedding backlog."""
     tenant, session_id, seq = member.decode().split(":")
     return SessionKey(unquote(tenant), unquote(session_id)), int(seq)
+
+
+def item_id(key: ItemKey) -> str:
+    """The item's part of its key names (see the module docstring)."""
+    return f"{q(key.tenant)}:{'.'.join(q(label) for label in key.namespace)}:{q(key.key)}"
+
+
+def item_key_of_id(item_id: str) -> ItemKey:
+    tenant, namespace, key = item_id.split(":")
+    return ItemKey(unquote(tenant), tuple(unquote(n) for n in namespace.split(".")), unquote(key))
 
 
 class Keys:
@@ -177,6 +194,49 @@ class Keys:
     def vectors_index_prefix(self) -> str:
         """The key prefix every vector hash (and nothing else) has, for ``FT.CREATE``."""
         return f"{self.prefix}:vec:"
+
+    # -- memory items -------------------------------------------------------------------
+
+    def item(self, key: ItemKey) -> str:
+        """Hash: the item's record (value, times, revision, its index fields)."""
+        return f"{self.prefix}:item:{{{item_id(key)}}}"
+
+    def item_text(self, key: ItemKey) -> str:
+        """Hash: the item's keyword entry, written only by a put that changes its text."""
+        return f"{self.prefix}:itext:{{{item_id(key)}}}"
+
+    def item_vector(self, key: ItemKey) -> str:
+        return f"{self.prefix}:ivec:{{{item_id(key)}}}"
+
+    def item_set(self, key: ItemKey) -> list[str]:
+        """The keys the item scripts take, in the order they expect them."""
+        return [self.item(key), self.item_text(key), self.item_vector(key)]
+
+    def item_of(self, name: bytes | str) -> ItemKey:
+        """The item whose record, keyword entry or vector key is ``name``."""
+        text = name.decode() if isinstance(name, bytes) else name
+        return item_key_of_id(text[text.index("{") + 1 : text.rindex("}")])
+
+    def items_index_prefix(self) -> str:
+        return f"{self.prefix}:item:"
+
+    def item_texts_index_prefix(self) -> str:
+        return f"{self.prefix}:itext:"
+
+    def item_vectors_index_prefix(self) -> str:
+        return f"{self.prefix}:ivec:"
+
+    def item_index(self) -> str:
+        """The index over the item records (scope, expiry, order); not a key."""
+        return f"{self.prefix}:iidx"
+
+    def item_text_index(self) -> str:
+        """The keyword index over the items' keyword entries; not a key."""
+        return f"{self.prefix}:itidx"
+
+    def item_vector_index(self, dimensions: int) -> str:
+        """The vector index over the items' vectors; not a key."""
+        return f"{self.prefix}:ividx:{dimensions}"
 
     def write_set(self, key: SessionKey) -> list[str]:
         """The keys the append and delete scripts take, in the order they expect them."""

@@ -59,6 +59,12 @@ class Scripts:
     due_sessions: BatchedScript
     store_vector: BatchedScript
     requeue: BatchedScript
+    put_item: BatchedScript
+    get_item: BatchedScript
+    delete_item: BatchedScript
+    refresh_items: BatchedScript
+    store_item_vector: BatchedScript
+    requeue_item: BatchedScript
 
 
 def register(client: Redis) -> Scripts:

@@ -6,7 +6,8 @@ Connection failures and timeouts surface as ``BackendUnavailable`` after one qui
 attempt; the connection pool reconnects by itself once Redis is back.
 
 ``RedisStore`` is the plumbing (client, layout check, search probe) and a table of
-delegations to a module per role, each a set of functions over ``fields.Db``.
+delegations to a module per role, each a set of functions over ``fields.Db`` (the memory
+items' table is ``item_methods.RedisItems``, mixed in).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from memhead.models import (
 from memhead.stores.redis.connection import TIMEOUT_S, connect, unavailable_as_503
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.item_methods import RedisItems
 from memhead.stores.redis.keyspace import LAYOUT_VERSION, Keys
 from memhead.stores.redis.scripts import register
 
@@ -47,7 +49,7 @@ NO_SEARCH = (
 )
 
 
-class RedisStore:
+class RedisStore(RedisItems):
     backend = "redis"
 
     def __init__(self, client: Redis, *, prefix: str = "memhead") -> None:
@@ -109,6 +111,11 @@ class RedisStore:
         if not self.has_search:
             raise SearchUnavailable(NO_SEARCH)
         return self._indexes
+
+    async def _has_search(self) -> bool:
+        if self.has_search is None:
+            await self.setup()
+        return bool(self.has_search)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -260,7 +267,7 @@ class RedisStore:
 
     @unavailable_as_503
     async def embedding_backlog_size(self) -> int:
-        return await embedding.embedding_backlog_size(self._db)
+        return await embedding.embedding_backlog_size(self._db) + await self._pending_items()
 
     @unavailable_as_503
     async def reset_vectors(self, *, model: str, dimensions: int) -> None:

@@ -1,0 +1,111 @@
+"""Keyword and vector search of memory items on Redis.
+
+The query engine picks candidates by scope (one TAG match, ``item_records``) and relevance;
+each candidate's record is then read in one round trip and kept when it is live and passes
+the filter. Expiry is checked on the record, not in the query: the keyword entries and vectors
+carry no expiry, so that refreshing one (every read may) never re-indexes text or re-inserts a
+vector. A page short of ``limit`` after that check is filled by asking for more candidates
+(keyword: the next results; vector: a wider KNN), until the engine has no more.
+
+Keyword queries are built and scored as the messages' (``search``, ``text``): folded terms,
+one clause per term, BM25 (``indexes.scorer``) with the scope clause's share divided out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memhead.errors import EmbeddingMismatch
+from memhead.models import ItemHit, JSONObject, Namespace
+from memhead.stores.redis.fields import Db
+from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.item_records import scope_tag
+from memhead.stores.redis.items import ft, passes, records
+from memhead.stores.redis.replies import Row, rows
+from memhead.stores.redis.text import TEXT_SCALE, keyword_query, match_terms, normalised
+
+MIN_CANDIDATES = 50
+"""Candidates asked for at least when a filter may drop some."""
+GROWTH = 4
+
+
+def _first_batch(limit: int, filter: JSONObject | None) -> int:
+    return max(limit * GROWTH, MIN_CANDIDATES) if filter else limit
+
+
+async def _kept(
+    db: Db, found: Sequence[Row], scores: Sequence[float], filter: JSONObject | None, now: int
+) -> list[ItemHit]:
+    """The hits among ``found`` (scored ``scores``): the live ones passing ``filter``."""
+    items = await records(db, [name for name, _, _ in found])
+    return [
+        ItemHit(item, score)
+        for item, score in zip(items, scores, strict=True)
+        if item is not None and passes(item, filter, now)
+    ]
+
+
+async def item_keyword_search(
+    db: Db,
+    indexes: Indexes,
+    tenant: str,
+    prefix: Namespace,
+    terms: Sequence[str],
+    filter: JSONObject | None,
+    now: int,
+    limit: int,
+) -> list[ItemHit]:
+    words = match_terms(terms)
+    if not words or limit <= 0:
+        return []
+    query = keyword_query("text", words, f"@scope_tag:{{{scope_tag(tenant, prefix)}}}")
+    hits: list[ItemHit] = []
+    start, batch = 0, _first_batch(limit, filter)
+    while True:
+        reply = await ft(
+            db,
+            *("FT.SEARCH", db.keys.item_text_index(), query, "WITHSCORES"),
+            *("SCORER", indexes.scorer, "NOCONTENT", "LIMIT", start, batch, "DIALECT", 2),
+        )
+        found = rows(reply, scores=True, content=False)
+        scores = [score / TEXT_SCALE for _, score, _ in found]
+        hits += await _kept(db, found, scores, filter, now)
+        if len(hits) >= limit or len(found) < batch:
+            return hits[:limit]
+        start, batch = start + batch, batch * GROWTH
+
+
+async def item_vector_search(
+    db: Db,
+    indexes: Indexes,
+    tenant: str,
+    prefix: Namespace,
+    vector: Sequence[float],
+    filter: JSONObject | None,
+    now: int,
+    limit: int,
+) -> list[ItemHit]:
+    space = await indexes.stored_space()
+    if space is None or limit <= 0:
+        return []  # no vector stored yet
+    if len(vector) != space.dimensions:
+        raise EmbeddingMismatch(
+            f"query vector has {len(vector)} dimensions, stored vectors {space.dimensions}"
+        )
+    await indexes.ensure_vector_index(space)
+    scope = f"@scope_tag:{{{scope_tag(tenant, prefix)}}}"
+    k = _first_batch(limit, filter)
+    while True:
+        reply = await ft(
+            db,
+            *("FT.SEARCH", db.keys.item_vector_index(space.dimensions)),
+            f"({scope})=>[KNN {k} @vector $vector AS distance]",
+            *("PARAMS", 2, "vector", normalised(vector), "SORTBY", "distance"),
+            *("RETURN", 1, "distance", "LIMIT", 0, k, "DIALECT", 2),
+        )
+        found = rows(reply)
+        scores = [1.0 - float(fields[b"distance"]) for _, _, fields in found]
+        hits = await _kept(db, found, scores, filter, now)
+        if len(hits) >= limit or len(found) < k:
+            return hits[:limit]
+        k *= GROWTH

@@ -1,0 +1,153 @@
+"""The ``ItemStore`` role on Redis: puts, reads, listings, refreshes and the sweep of memory
+items (searches are in ``item_search``, vectors in ``item_embedding``, the layout in
+``item_records``). Every write is one Lua script; listings are queries of ``P:iidx``, which
+holds each item's scope, expiry and order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from memhead.items.filters import matches
+from memhead.models import Item, ItemKey, JSONObject, Namespace, NewItem
+from memhead.stores.redis.fields import Db
+from memhead.stores.redis.item_records import (
+    RECORD_FIELDS,
+    live_until,
+    namespace_of,
+    ns_code,
+    order,
+    record_item,
+    scope_tag,
+    scope_tags,
+)
+from memhead.stores.redis.replies import groups, rows
+from memhead.stores.redis.text import fold
+
+LIST_BATCH = 200
+"""Items read per query while a filtered listing fills its page."""
+
+
+async def ft(db: Db, *args: Any) -> Any:
+    """An ``FT.*`` command (redis-py types them loosely)."""
+    return await db.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def live_in(tenant: str, prefix: Namespace, now: int) -> str:
+    """The query clauses for the live items of ``tenant`` under ``prefix``."""
+    return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf]"
+
+
+async def put_item(db: Db, key: ItemKey, item: NewItem, now: int) -> Item:
+    text, ttl = item.text, item.ttl_ms
+    created = await db.scripts.put_item(
+        keys=db.keys.item_set(key),
+        args=[
+            *(now, key.tenant, ns_code(key.namespace), key.key, orjson.dumps(item.value)),
+            *("" if ttl is None else ttl, live_until(now, ttl), uuid.uuid4().hex),
+            *("0" if text is None else "1", text or "", fold(text or "")),
+            *(scope_tags(key.tenant, key.namespace), order(now, key.namespace, key.key)),
+        ],
+    )
+    expires_at = None if ttl is None else now + ttl
+    return Item(key.namespace, key.key, item.value, int(created), now, expires_at, ttl)
+
+
+async def get_item(db: Db, key: ItemKey, now: int, refresh: bool) -> Item | None:
+    values = await db.scripts.get_item(
+        keys=[db.keys.item(key)], args=[now, "1" if refresh else "0", *RECORD_FIELDS]
+    )
+    return None if values is None else record_item(values)
+
+
+async def delete_item(db: Db, key: ItemKey, now: int) -> bool:
+    return bool(await db.scripts.delete_item(keys=db.keys.item_set(key), args=[now, "0"]))
+
+
+async def records(db: Db, names: Sequence[bytes]) -> list[Item | None]:
+    """The items whose records (or keyword entries, or vectors) ``names`` are, read in one
+    round trip; ``None`` for one gone meanwhile."""
+    async with db.client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hmget(db.keys.item(db.keys.item_of(name)), RECORD_FIELDS)
+        found: list[list[bytes | None]] = await pipe.execute()
+    return [None if values[0] is None else record_item(values) for values in found]
+
+
+def passes(item: Item | None, filter: JSONObject | None, now: int) -> bool:
+    """Whether a candidate read back is live and passes ``filter``."""
+    if item is None or (item.expires_at is not None and item.expires_at <= now):
+        return False
+    return matches(item.value, filter)
+
+
+async def _listed(db: Db, query: str, start: int, count: int) -> list[Item]:
+    reply = await ft(
+        db,
+        *("FT.SEARCH", db.keys.item_index(), query, "SORTBY", "order", "ASC"),
+        *("RETURN", len(RECORD_FIELDS), *RECORD_FIELDS, "LIMIT", start, count, "DIALECT", 2),
+    )
+    return [
+        record_item([fields.get(f.encode()) for f in RECORD_FIELDS]) for _, _, fields in rows(reply)
+    ]
+
+
+async def list_items(
+    db: Db,
+    tenant: str,
+    prefix: Namespace,
+    filter: JSONObject | None,
+    now: int,
+    offset: int,
+    limit: int,
+) -> list[Item]:
+    """Without a filter the page is the query's; with one, pages are read from the start
+    until enough items pass it (the filter's semantics are Python's, ``filters.matches``)."""
+    if limit <= 0:
+        return []
+    query = live_in(tenant, prefix, now)
+    if not filter:
+        return await _listed(db, query, offset, limit)
+    kept: list[Item] = []
+    start = 0
+    while True:
+        page = await _listed(db, query, start, LIST_BATCH)
+        kept += [item for item in page if matches(item.value, filter)]
+        if len(kept) >= offset + limit or len(page) < LIST_BATCH:
+            return kept[offset : offset + limit]
+        start += LIST_BATCH
+
+
+async def refresh_items(db: Db, keys: Sequence[ItemKey], now: int) -> None:
+    if keys:
+        await db.scripts.refresh_items(keys=[db.keys.item(k) for k in keys], args=[now])
+
+
+async def item_namespaces(db: Db, tenant: str, prefix: Namespace, now: int) -> list[Namespace]:
+    reply = await ft(
+        db,
+        *("FT.AGGREGATE", db.keys.item_index(), live_in(tenant, prefix, now)),
+        *("GROUPBY", 1, "@ns", "DIALECT", 2),
+    )
+    return sorted(namespace_of(row[b"ns"]) for row in groups(reply))
+
+
+async def sweep_expired_items(db: Db, now: int, limit: int) -> int:
+    """Each expired item is deleted by a script that checks it is still expired, so sweeps
+    running at once in several processes delete (and count) each item once."""
+    if limit <= 0:
+        return 0
+    reply = await ft(
+        db,
+        *("FT.SEARCH", db.keys.item_index(), f"@live_until:[-inf {now}]"),
+        *("NOCONTENT", "LIMIT", 0, limit, "DIALECT", 2),
+    )
+    calls = [
+        db.scripts.delete_item(keys=db.keys.item_set(db.keys.item_of(name)), args=[now, "1"])
+        for name, _, _ in rows(reply, content=False)
+    ]
+    return sum(await asyncio.gather(*calls))
