@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from memhead.models import ItemKey, NewItem, NewMessage, SessionKey
+from memhead.models import ItemKey, NewItem, NewMessage, SessionKey, now_ms
 from memhead.stores import Store
 from memhead.stores.redis import RedisStore
 from memhead.stores.sqlite import SqliteStore
@@ -31,6 +31,28 @@ def fill(store: Store) -> None:
 def _pythonpath() -> dict[str, str]:
     path = os.environ.get("PYTHONPATH")
     return {} if path is None else {"PYTHONPATH": path}
+
+
+def fill_items(store: Store) -> None:
+    """Items: embedded, waiting for a vector, not indexed, with a TTL."""
+
+    async def run() -> None:
+        await store.setup()
+        now = now_ms()
+        for name, text, ttl in [
+            ("embedded", "one", None),
+            ("other", "two", None),
+            ("waiting", "three", None),
+            ("plain", None, None),
+            ("expiring", "four", 3_600_000),
+        ]:
+            await store.put_item(ItemKey("default", ("n",), name), NewItem({}, text, ttl), now=now)
+        backlog = await store.item_embedding_backlog(limit=10)
+        vectors = [(p, [1.0, 0.0]) for p in backlog if p.key.key in ("embedded", "other")]
+        await store.store_item_vectors(vectors, model="m")
+        await store.close()
+
+    asyncio.run(run())
 
 
 def check(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -76,7 +98,7 @@ def test_check_reports_missing_and_orphan_keys_in_redis(tmp_path: Path) -> None:
     assert "lease half set (owner 'worker-1', until None)" in result.stdout
 
 
-def fill_items(store: RedisStore) -> None:
+def fill_redis_items(store: RedisStore) -> None:
     async def run() -> None:
         await store.setup()
         for k in ("a", "b", "c"):
@@ -93,7 +115,7 @@ def test_check_reports_items_out_of_step_with_their_index_entries_in_redis(
     tmp_path: Path,
 ) -> None:
     with RedisServer() as server:
-        fill_items(RedisStore.from_url(server.url))
+        fill_redis_items(RedisStore.from_url(server.url))
         assert check(server.url, tmp_path).returncode == 0
         with redis.Redis.from_url(server.url) as client:
             assert client.delete("memhead:itext:{default:users.u1:a}") == 1
@@ -108,3 +130,36 @@ def test_check_reports_items_out_of_step_with_their_index_entries_in_redis(
     )
     assert "1 item vectors belong to no item" in result.stdout
     assert "users.u1:c" not in result.stdout
+
+
+def test_check_reports_broken_item_index_entries_in_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    fill_items(SqliteStore(str(db)))
+    assert check(f"sqlite:///{db}", tmp_path).returncode == 0
+    with sqlite3.connect(db) as conn:
+
+        def item_id(key: str) -> int:
+            return int(conn.execute("SELECT id FROM items WHERE key = ?", (key,)).fetchone()[0])
+
+        conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id("waiting"),))
+        conn.execute(
+            "INSERT INTO items_fts (rowid, text) VALUES (?, 'not indexed')", (item_id("plain"),)
+        )
+        # A vector left behind by another revision of "other" (each put is a new row id).
+        conn.execute(
+            "INSERT INTO item_vectors (item, tenant, vector) "
+            "SELECT item + 1000, tenant, vector FROM item_vectors WHERE item = ?",
+            (item_id("other"),),
+        )
+        conn.execute("DELETE FROM item_vectors WHERE item = ?", (item_id("embedded"),))
+        conn.execute("UPDATE items SET ttl_ms = NULL WHERE key = 'expiring'")
+    result = check(f"sqlite:///{db}", tmp_path)
+    assert result.returncode == 1
+    for line in [
+        "1 indexed items have no keyword row",
+        "1 item keyword rows belong to no indexed item",
+        "1 item vectors belong to no indexed item of their tenant (or to an old revision)",
+        "1 items marked embedded have no vector",
+        "1 items have a TTL without an expiry or an expiry without a TTL",
+    ]:
+        assert line in result.stdout

@@ -1,5 +1,7 @@
 """Invariant checks of the SQLite store (``memhead check``, the ``Lifecycle`` role): one
-query per invariant, each row it returns a violation."""
+query per invariant, each row it returns a violation. Items: a keyword row for each indexed
+item and for no other, a vector only for an indexed item's current revision, and the
+``embedded`` mark agreeing with the vectors."""
 
 from __future__ import annotations
 
@@ -45,6 +47,37 @@ CHECKS = (
         "{} messages marked embedded have no vector",
         "SELECT count(*) FROM messages WHERE embedded = 1 "
         "AND id NOT IN (SELECT id FROM vectors) HAVING count(*) > 0",
+    ),
+    (
+        "{} indexed items have no keyword row",
+        "SELECT count(*) FROM items WHERE indexed = 1 "
+        "AND id NOT IN (SELECT rowid FROM items_fts) HAVING count(*) > 0",
+    ),
+    (
+        "{} item keyword rows belong to no indexed item",
+        "SELECT count(*) FROM items_fts WHERE rowid NOT IN "
+        "(SELECT id FROM items WHERE indexed = 1) HAVING count(*) > 0",
+    ),
+    (
+        # An item's row id is its revision: a vector of a replaced item points at no row.
+        "{} item vectors belong to no indexed item of their tenant (or to an old revision)",
+        "SELECT count(*) FROM item_vectors v WHERE NOT EXISTS (SELECT 1 FROM items i "
+        "WHERE i.id = v.item AND i.tenant = v.tenant AND i.indexed = 1) HAVING count(*) > 0",
+    ),
+    (
+        "{} items marked embedded have no vector",
+        "SELECT count(*) FROM items WHERE embedded = 1 "
+        "AND id NOT IN (SELECT item FROM item_vectors) HAVING count(*) > 0",
+    ),
+    (
+        "{} items have a vector but are not marked embedded",
+        "SELECT count(*) FROM items WHERE embedded = 0 "
+        "AND id IN (SELECT item FROM item_vectors) HAVING count(*) > 0",
+    ),
+    (
+        "{} items have a TTL without an expiry or an expiry without a TTL",
+        "SELECT count(*) FROM items WHERE (ttl_ms IS NULL) != (expires_at IS NULL) "
+        "HAVING count(*) > 0",
     ),
 )
 

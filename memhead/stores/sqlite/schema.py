@@ -77,6 +77,40 @@ MIGRATIONS: list[str] = [
         revoked_at INTEGER
     );
     """,
+    # Memory items. ``ns`` is the namespace's labels joined by "\x1f" (which labels never
+    # hold), so a prefix is a range of ``ns``. Each put is a new row (a replace deletes the
+    # old one): the row id is the revision, and AUTOINCREMENT never hands an id out twice,
+    # so a vector computed for an old revision finds no row. ``vseq`` numbers item vectors
+    # in the order they were stored, which lets a cached matrix pick up only the new ones.
+    """
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        ns TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        ttl_ms INTEGER,
+        indexed INTEGER NOT NULL,
+        embedded INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (tenant, ns, key)
+    );
+    CREATE INDEX items_recent ON items (tenant, updated_at DESC, ns, key);
+    CREATE INDEX items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX items_unembedded ON items (id) WHERE indexed = 1 AND embedded = 0;
+    CREATE VIRTUAL TABLE items_fts USING fts5 (
+        text, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE item_vectors (
+        vseq INTEGER PRIMARY KEY AUTOINCREMENT,
+        item INTEGER NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX item_vectors_tenant ON item_vectors (tenant, vseq);
+    """,
 ]
 
 

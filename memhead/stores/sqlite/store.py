@@ -36,6 +36,8 @@ from memhead.models import (
     SessionPatch,
 )
 from memhead.stores.sqlite.batches import BatchRunner, Checkpointer, writing
+from memhead.stores.sqlite.item_store import SqliteItems
+from memhead.stores.sqlite.item_vector_cache import ItemVectorCache
 from memhead.stores.sqlite.schema import migrate
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ def _ping(conn: sqlite3.Connection) -> None:
         conn.execute("SELECT 1").fetchone()
 
 
-class SqliteStore:
+class SqliteStore(SqliteItems):
     backend = "sqlite"
 
     def __init__(
@@ -79,11 +81,13 @@ class SqliteStore:
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._vectors = search.VectorCache(vector_cache_bytes)
+        self._item_vectors = ItemVectorCache(vector_cache_bytes)
         # A search in a batch that is then rolled back may have cached vectors that were
-        # never committed; the cache is keyed by the session's vector count, which the
-        # next write can bring back to the same number with other vectors.
+        # never committed; the caches are keyed by the session's vector count and by the
+        # tenant's highest vector number, which the next write can bring back to the same
+        # number with other vectors.
         self._runner = BatchRunner(
-            self._connect, name="memhead-sqlite", on_rollback=self._vectors.clear
+            self._connect, name="memhead-sqlite", on_rollback=self._forget_vectors
         )
         self._checkpointer = Checkpointer(self._connect)
 
@@ -94,6 +98,10 @@ class SqliteStore:
         return cls(
             path_from_url(url), synchronous=synchronous, vector_cache_bytes=vector_cache_bytes
         )
+
+    def _forget_vectors(self) -> None:
+        self._vectors.clear()
+        self._item_vectors.clear()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
@@ -250,7 +258,7 @@ class SqliteStore:
     async def reset_vectors(self, *, model: str, dimensions: int) -> None:
         def reset(conn: sqlite3.Connection) -> None:
             embedding.reset_vectors(conn, model, dimensions)
-            self._vectors.clear()  # matrices of another space; the counters restart from 0
+            self._forget_vectors()  # matrices of another space; the counters restart from 0
 
         await self._run(reset)
 

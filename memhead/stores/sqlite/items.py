@@ -1,0 +1,175 @@
+"""The ``ItemStore`` role on SQLite, minus the vectors (``item_vectors``): putting, reading,
+listing, refreshing and sweeping memory items, and their keyword search (FTS5, BM25). Plain
+functions over the store's connection, each run whole on the store's thread (``batches``).
+
+An item's keyword row is written in the put's transaction, so a search right after it sees
+the new text and never the old. Methods that take no ``now`` (``delete_item``, the
+embedding backlog) judge expiry by the real clock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import memhead.stores.sqlite.rows as rows
+from memhead.models import Item, ItemHit, ItemKey, JSONObject, Namespace, NewItem, now_ms
+from memhead.retrieval import match_expression
+from memhead.stores.sqlite.batches import writing
+from memhead.stores.sqlite.item_rows import (
+    ITEM_COLUMNS,
+    LIVE,
+    decode,
+    encode,
+    item,
+    paged,
+    remove,
+    scope_sql,
+)
+
+BY_KEY = "i.tenant = :tenant AND i.ns = :ns AND i.key = :key"
+
+
+def key_args(key: ItemKey) -> dict[str, Any]:
+    return {"tenant": key.tenant, "ns": encode(key.namespace), "key": key.key}
+
+
+def put_item(conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int) -> Item:
+    where = key_args(key)
+    with writing(conn):
+        old = conn.execute(
+            f"SELECT i.id, i.created_at, {LIVE} FROM items i WHERE {BY_KEY}", {**where, "now": now}
+        ).fetchone()
+        created_at = old[1] if old is not None and old[2] else now
+        if old is not None:
+            remove(conn, [old[0]])
+        expires_at = None if new.ttl_ms is None else now + new.ttl_ms
+        cur = conn.execute(
+            "INSERT INTO items (tenant, ns, key, value, created_at, updated_at, expires_at, "
+            "ttl_ms, indexed) VALUES (:tenant, :ns, :key, :value, :created_at, :now, "
+            ":expires_at, :ttl_ms, :indexed)",
+            {
+                **where,
+                "value": rows.dump(new.value),
+                "created_at": created_at,
+                "now": now,
+                "expires_at": expires_at,
+                "ttl_ms": new.ttl_ms,
+                "indexed": int(new.text is not None),
+            },
+        )
+        if new.text is not None:
+            conn.execute(
+                "INSERT INTO items_fts (rowid, text) VALUES (:id, :text)",
+                {"id": cur.lastrowid, "text": new.text},
+            )
+    return Item(key.namespace, key.key, new.value, created_at, now, expires_at, new.ttl_ms)
+
+
+def get_item(conn: sqlite3.Connection, key: ItemKey, now: int, refresh: bool) -> Item | None:
+    args = {**key_args(key), "now": now}
+    row = conn.execute(
+        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {BY_KEY} AND {LIVE}", args
+    ).fetchone()
+    if row is None:
+        return None
+    found = item(row)
+    if not refresh or found.ttl_ms is None or found.expires_at is None:
+        return found
+    expires_at = max(found.expires_at, now + found.ttl_ms)
+    with writing(conn):
+        conn.execute(
+            "UPDATE items AS i SET expires_at = :expires_at WHERE " + BY_KEY,
+            {**args, "expires_at": expires_at},
+        )
+    return Item(
+        *(found.namespace, found.key, found.value, found.created_at, found.updated_at),
+        expires_at,
+        found.ttl_ms,
+    )
+
+
+def delete_item(conn: sqlite3.Connection, key: ItemKey) -> bool:
+    with writing(conn):
+        row = conn.execute(
+            f"SELECT i.id, {LIVE} FROM items i WHERE {BY_KEY}", {**key_args(key), "now": now_ms()}
+        ).fetchone()
+        if row is None:
+            return False
+        remove(conn, [row[0]])
+    return bool(row[1])
+
+
+def list_items(
+    conn: sqlite3.Connection,
+    tenant: str,
+    prefix: Namespace,
+    filter: JSONObject | None,
+    now: int,
+    offset: int,
+    limit: int,
+) -> list[Item]:
+    where, args = scope_sql(tenant, prefix, now)
+    sql = (
+        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {where} ORDER BY i.updated_at DESC, i.ns, i.key"
+    )
+    return paged(conn, sql, args, item, lambda i: i.value, (filter, offset, limit))
+
+
+def _hit(row: Sequence[Any]) -> ItemHit:
+    return ItemHit(item(row), -float(row[7]))
+
+
+def item_keyword_search(
+    conn: sqlite3.Connection,
+    tenant: str,
+    prefix: Namespace,
+    terms: Sequence[str],
+    filter: JSONObject | None,
+    now: int,
+    limit: int,
+) -> list[ItemHit]:
+    expression = match_expression(terms)
+    if expression is None:
+        return []
+    where, args = scope_sql(tenant, prefix, now)
+    sql = (
+        f"SELECT {ITEM_COLUMNS}, bm25(items_fts) AS score FROM items_fts "
+        f"JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH :expression AND {where} "
+        "ORDER BY score"
+    )
+    args["expression"] = expression
+    return paged(conn, sql, args, _hit, lambda h: h.item.value, (filter, 0, limit))
+
+
+def refresh_items(conn: sqlite3.Connection, keys: Sequence[ItemKey], now: int) -> None:
+    if not keys:
+        return
+    with writing(conn):
+        conn.executemany(
+            "UPDATE items AS i SET expires_at = max(expires_at, :now + ttl_ms) "
+            f"WHERE {BY_KEY} AND i.ttl_ms IS NOT NULL AND {LIVE}",
+            [{**key_args(k), "now": now} for k in keys],
+        )
+
+
+def item_namespaces(
+    conn: sqlite3.Connection, tenant: str, prefix: Namespace, now: int
+) -> list[Namespace]:
+    where, args = scope_sql(tenant, prefix, now)
+    found = conn.execute(f"SELECT DISTINCT i.ns FROM items i WHERE {where} ORDER BY i.ns", args)
+    return [decode(row[0]) for row in found]
+
+
+def sweep_expired_items(conn: sqlite3.Connection, now: int, limit: int) -> int:
+    with writing(conn):
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM items WHERE expires_at <= :now ORDER BY expires_at LIMIT :limit",
+                {"now": now, "limit": limit},
+            )
+        ]
+        remove(conn, ids)
+    return len(ids)
