@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import memhead.client
-from memhead.api import schemas
+from memhead.api import schemas, store_schemas
 from memhead.client import (
     APIConnectionError,
     AsyncMemhead,
@@ -24,6 +24,7 @@ from memhead.client import (
     Memhead,
     NotFoundError,
     UnavailableError,
+    calls,
     types,
 )
 from memhead.stores.sqlite import SqliteStore
@@ -287,9 +288,28 @@ def test_results_carry_every_field_the_server_sends() -> None:
         (types.SummaryStatus, schemas.SummaryOut),
         (types.SearchHit, schemas.SearchHit),
         (types.SearchResults, schemas.SearchResponse),
+        (types.Item, store_schemas.ItemOut),
+        (types.SearchItem, store_schemas.SearchItemOut),
+        (calls._SearchItems, store_schemas.SearchItemsOut),
+        (calls._NamespaceList, store_schemas.NamespacesOut),
     ]
     for client_type, server_type in pairs:
         assert set(client_type.model_fields) == set(server_type.model_fields), client_type
+    # What the client sends is what the server reads (it refuses unknown fields).
+    sent = [
+        (calls.put_item(("n",), "k", {}, ["text"], 1.0).json, store_schemas.ItemPut),
+        (calls.delete_item(("n",), "k").json, store_schemas.ItemRef),
+        (
+            calls.search_items(calls.ItemQuery(("n",), "q", {"a": 1}, 5, 1, True)).json,
+            store_schemas.ItemSearch,
+        ),
+        (
+            calls.list_namespaces(calls.NamespaceQuery(["a"], ["b"], 2, 5, 1)).json,
+            store_schemas.NamespaceQuery,
+        ),
+    ]
+    for body, server_type in sent:
+        assert set(body) == set(server_type.model_fields), server_type
     assert set(types.MessageParam.__annotations__) == set(schemas.MessageIn.model_fields)
 
 
