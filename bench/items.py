@@ -227,6 +227,33 @@ def sequential(
     return {**summary(times), "n": len(times)}
 
 
+def store_operations(url: str) -> dict[str, tuple[float, float]]:
+    """Per item operation of the store: (count, seconds) so far, from ``/metrics``."""
+    out: dict[str, list[float]] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("memhead_store_operation_duration_seconds_") and "item" in line:
+            name, value = line.rsplit(" ", 1)
+            operation = name.split('operation="', 1)[1].split('"', 1)[0]
+            if name.startswith("memhead_store_operation_duration_seconds_count"):
+                out.setdefault(operation, [0.0, 0.0])[0] = float(value)
+            elif name.startswith("memhead_store_operation_duration_seconds_sum"):
+                out.setdefault(operation, [0.0, 0.0])[1] = float(value)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def store_share(before: dict[str, tuple[float, float]], url: str) -> dict[str, Any]:
+    """The store's part of a cell: calls and mean ms per item operation since ``before``."""
+    share = {}
+    for operation, (count, seconds) in store_operations(url).items():
+        n0, s0 = before.get(operation, (0.0, 0.0))
+        if count > n0:
+            share[operation] = {
+                "calls": count - n0,
+                "mean_ms": 1000 * (seconds - s0) / (count - n0),
+            }
+    return share
+
+
 def has_hits(body: Any) -> None:
     if not body["items"]:
         sys.exit(f"a search at scale found nothing: {body}")
@@ -245,11 +272,12 @@ def scale_latency(url: str, workdir: Path, words: Words, args: argparse.Namespac
         with MemheadProcess(env, cwd=workdir) as server:
             server.wait_ready(timeout=300)
             load = os.getloadavg()[0]
-            if embedder:
-                out["hybrid"] = sequential(server.url, query_bodies, args.warmup, has_hits)
-            else:
-                out["keyword"] = sequential(server.url, query_bodies, args.warmup, has_hits)
-                out["filter"] = sequential(server.url, filters, args.warmup, has_hits)
+            cells = {"hybrid": query_bodies} if embedder else {"keyword": query_bodies}
+            cells |= {} if embedder else {"filter": filters}
+            for cell, bodies in cells.items():
+                before = store_operations(server.url)
+                out[cell] = sequential(server.url, bodies, args.warmup, has_hits)
+                out[cell]["store"] = store_share(before, server.url)
             log(f"  {'hybrid' if embedder else 'keyword, filter'}: load {load:.1f}")
     for mode in ("keyword", "hybrid"):
         out[mode]["target_met"] = out[mode]["p99_ms"] <= TARGET_P99_MS
@@ -318,9 +346,12 @@ def table(report: dict[str, Any]) -> str:
             if "target_met" in r:
                 met = "met" if r["target_met"] else "MISSED"
                 verdict = f"  p99/target {r['p99_ms'] / TARGET_P99_MS:.2f} ({met})"
+            store = ", ".join(
+                f"{op} {s['mean_ms']:.1f} ms x{s['calls']:.0f}" for op, s in r["store"].items()
+            )
             lines.append(
                 f"{backend:<7} {mode:<8} p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
-                f"  max {r['max_ms']:6.1f} ms{verdict}"
+                f"  max {r['max_ms']:6.1f} ms{verdict}  (store, mean: {store})"
             )
     return "\n".join(lines)
 
