@@ -69,6 +69,9 @@ def seed_b(client: httpx.Client, key_b: str) -> None:
             == 200
         )
     client.put("/api/v1/sessions/b-only", json={"user_id": "u"}, headers=bearer(key_b))
+    for ns in ("shared", "b-only"):
+        item = {"namespace": [ns], "key": "k", "value": {"text": SECRET}}
+        assert client.put("/store/items", json=item, headers=bearer(key_b)).status_code == 204
 
 
 def b_unchanged(client: httpx.Client, key_b: str) -> None:
@@ -76,6 +79,11 @@ def b_unchanged(client: httpx.Client, key_b: str) -> None:
         got = client.get(f"/sessions/{sid}/memory", headers=bearer(key_b)).json()
         assert got["context"] == SECRET and SECRET in got["messages"][0]["content"]
     assert client.get("/sessions", headers=bearer(key_b)).json() == ["shared", "b-only"]
+    for ns in ("shared", "b-only"):
+        item = client.get(
+            "/store/items", params={"namespace": ns, "key": "k"}, headers=bearer(key_b)
+        )
+        assert item.json()["value"] == {"text": SECRET}
 
 
 def app_routes() -> list[tuple[str, str]]:
@@ -108,13 +116,20 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "session"): {"metadata": {"owner": "a"}},
     ("POST", "search"): {"query": SECRET},
     ("POST", "mcp"): {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+    ("PUT", "items"): {"namespace": ["shared"], "key": "k", "value": {"text": "from a"}},
+    ("DELETE", "items"): {"namespace": ["shared"], "key": "k"},
+    ("POST", "namespaces"): {},
 }
+ITEM_QUERIES = {"/store/items": "?namespace={sid}&key=k"}
+"""Query strings that aim a GET at tenant B's items."""
 
 
 def concrete(method: str, path: str, sid: str) -> tuple[str, Any]:
     url = path.replace("{session_id:path}", quote(sid, safe=""))
     last = path.rstrip("/").rsplit("/", 1)[-1]
     kind = "session" if last == "{session_id:path}" else last
+    if method == "GET" and path in ITEM_QUERIES:
+        url += ITEM_QUERIES[path].format(sid=quote(sid, safe=""))
     return url, BODIES.get((method, kind))
 
 

@@ -140,9 +140,9 @@ def test_request_examples_are_accepted_by_the_server(server: str, doc: dict[str,
             for media in op.get("requestBody", {}).get("content", {}).values():
                 for value in example_values(doc, media):
                     r = client.request(method, concrete(path), json=value)
-                    assert r.status_code in (200, 201), (method, path, r.text)
+                    assert r.status_code in (200, 201, 204), (method, path, r.text)
                     sent += 1
-        assert sent >= 9
+        assert sent >= 13
         memory = client.get(f"/sessions/{examples.SESSION_ID}/memory").json()
         assert memory["context"] == examples.MOTORHEAD_POSTS["seed a summary"]["context"]
 

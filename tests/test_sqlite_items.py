@@ -3,6 +3,7 @@ item vectors follow what other store objects (other processes) write to the same
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from memhead.models import ItemKey, NewItem, SessionKey, now_ms
 from memhead.stores.sqlite import SqliteStore
 from memhead.stores.sqlite.item_vector_cache import MAX_CHUNKS
+from memhead.stores.sqlite.items import SMALL_PREFIX
 from memhead.stores.sqlite.schema import MIGRATIONS, statements
 
 ITEMS_VERSION = 4
@@ -126,3 +128,51 @@ async def test_cached_vectors_follow_a_reindex_by_another_store(
         [(p, unit(5, 8)) for p in backlog if p.text == "i0"], model="m8"
     )
     assert await found(reader, unit(5, 8)) == ["i0"]
+
+
+async def test_a_large_prefix_lists_newest_first_like_a_small_one(tmp_path: Path) -> None:
+    """A prefix of more than ``SMALL_PREFIX`` items is listed by another index: same order."""
+    store = SqliteStore(str(tmp_path / "big.db"))
+    await store.setup()
+    try:
+        count = SMALL_PREFIX + 10
+        await asyncio.gather(
+            *[
+                store.put_item(
+                    ItemKey("t", ("big", f"n{i % 3}"), f"k{i:05}"),
+                    NewItem({"even": i % 2 == 0}),
+                    now=1000 + i // 2,  # pairs share a time: ties by namespace, then key
+                )
+                for i in range(count)
+            ]
+        )
+        await store.put_item(ItemKey("t", ("bigger",), "k"), NewItem({}), now=10**6)
+        listed = await store.list_items("t", ("big",), filter=None, now=2000, offset=5, limit=count)
+        expected = sorted(
+            ((1000 + i // 2, f"big\x1fn{i % 3}", f"k{i:05}") for i in range(count)),
+            key=lambda t: (-t[0], t[1], t[2]),
+        )
+        assert [i.key for i in listed] == [k for _, _, k in expected][5:]
+        odd = await store.list_items(
+            "t", ("big",), filter={"even": False}, now=2000, offset=1, limit=3
+        )
+        assert [i.key for i in odd] == [k for _, _, k in expected if int(k[1:]) % 2][1:4]
+    finally:
+        await store.close()
+
+
+async def test_tenants_pushed_out_of_a_small_vector_cache_are_read_again(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "c.db"), vector_cache_bytes=1)
+    await store.setup()
+    try:
+        for tenant, vector in [("a", unit(0)), ("b", unit(1))]:
+            await store.put_item(ItemKey(tenant, ("n",), "k"), NewItem({}, "x"), now=now_ms())
+            (pending,) = await store.item_embedding_backlog(limit=10)
+            await store.store_item_vectors([(pending, vector)], model="m")
+        for tenant, vector in [("a", unit(0)), ("b", unit(1)), ("a", unit(0))]:
+            hits = await store.item_vector_search(
+                tenant, (), vector, filter=None, now=now_ms(), limit=10
+            )
+            assert [h.score for h in hits] == [pytest.approx(1.0)]
+    finally:
+        await store.close()

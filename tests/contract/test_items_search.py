@@ -155,6 +155,9 @@ async def test_items_and_messages_share_one_embedding_space(store: Store) -> Non
         await store.store_item_vectors([(second, [1.0, 0.0])], model="m")
     with pytest.raises(EmbeddingMismatch):
         await store.store_item_vectors([(second, vec(1, 0))], model="other")
+    with pytest.raises(EmbeddingMismatch):
+        await store.store_item_vectors([(first, vec(1, 0)), (second, [1.0, 0.0])], model="m")
+    await store.store_item_vectors([], model="m")
     (message,) = await store.embedding_backlog(limit=10)
     with pytest.raises(EmbeddingMismatch):
         await store.store_vectors([(message, [1.0, 0.0])], model="m")

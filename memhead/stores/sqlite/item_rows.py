@@ -42,14 +42,16 @@ def item(row: Sequence[Any]) -> Item:
     return Item(decode(row[0]), row[1], value, row[3], row[4], row[5], row[6])
 
 
-def prefix_sql(prefix: Namespace) -> tuple[str, dict[str, Any]]:
+def prefix_sql(prefix: Namespace, column: str = "i.ns") -> tuple[str, dict[str, Any]]:
     """The condition holding the namespaces under ``prefix`` by whole labels: ``ns`` is the
-    prefix itself or starts with it and a separator (a range, so the index serves it)."""
+    prefix itself or starts with it and a separator. As labels hold no control character,
+    nothing sorts between the prefix and the prefix followed by the separator, so that is one
+    range, which the index serves."""
     if not prefix:
         return "1", {}
     p = encode(prefix)
-    sql = "(i.ns = :prefix OR (i.ns >= :prefix_low AND i.ns < :prefix_high))"
-    return sql, {"prefix": p, "prefix_low": p + SEPARATOR, "prefix_high": p + ABOVE_SEPARATOR}
+    sql = f"({column} >= :prefix AND {column} < :prefix_high)"
+    return sql, {"prefix": p, "prefix_high": p + ABOVE_SEPARATOR}
 
 
 def scope_sql(tenant: str, prefix: Namespace, now: int) -> tuple[str, dict[str, Any]]:

@@ -148,8 +148,10 @@ def _load(
     """The live items of the candidates whose vector still exists, in the candidates' order."""
     where, args = scope
     found = conn.execute(
-        f"SELECT v.vseq, {ITEM_COLUMNS} FROM item_vectors v JOIN items i ON i.id = v.item "
-        f"WHERE v.vseq IN (SELECT value FROM json_each(:vseqs)) AND {where}",
+        # CROSS JOIN: from the candidates to their rows, never from the tenant's items.
+        f"SELECT v.vseq, {ITEM_COLUMNS} FROM json_each(:vseqs) j "
+        "CROSS JOIN item_vectors v ON v.vseq = j.value CROSS JOIN items i ON i.id = v.item "
+        f"WHERE {where}",
         {**args, "vseqs": orjson.dumps(vseqs.tolist()).decode()},
     ).fetchall()
     by_vseq = {row[0]: item(row[1:]) for row in found}

@@ -24,6 +24,7 @@ from memhead.stores.sqlite.item_rows import (
     encode,
     item,
     paged,
+    prefix_sql,
     remove,
     scope_sql,
 )
@@ -101,6 +102,23 @@ def delete_item(conn: sqlite3.Connection, key: ItemKey) -> bool:
     return bool(row[1])
 
 
+SMALL_PREFIX = 2000
+"""A prefix holding fewer items is listed from the key index (its items sorted by time);
+a larger one by walking the tenant's items newest first until the page is full."""
+
+
+def _listing_index(conn: sqlite3.Connection, tenant: str, prefix: Namespace) -> str:
+    if not prefix:
+        return "items_recent"
+    under, args = prefix_sql(prefix, "ns")
+    small = conn.execute(
+        f"SELECT count(*) < :small FROM (SELECT 1 FROM items WHERE tenant = :tenant AND {under} "
+        "LIMIT :small)",
+        {"tenant": tenant, "small": SMALL_PREFIX, **args},
+    ).fetchone()[0]
+    return "items_key" if small else "items_recent"
+
+
 def list_items(
     conn: sqlite3.Connection,
     tenant: str,
@@ -110,9 +128,11 @@ def list_items(
     offset: int,
     limit: int,
 ) -> list[Item]:
+    index = _listing_index(conn, tenant, prefix)
     where, args = scope_sql(tenant, prefix, now)
     sql = (
-        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {where} ORDER BY i.updated_at DESC, i.ns, i.key"
+        f"SELECT {ITEM_COLUMNS} FROM items i INDEXED BY {index} WHERE {where} "
+        "ORDER BY i.updated_at DESC, i.ns, i.key"
     )
     return paged(conn, sql, args, item, lambda i: i.value, (filter, offset, limit))
 
@@ -154,11 +174,25 @@ def refresh_items(conn: sqlite3.Connection, keys: Sequence[ItemKey], now: int) -
         )
 
 
+NAMESPACES = """WITH RECURSIVE spaces (ns) AS (
+    SELECT min(ns) FROM items WHERE tenant = :tenant AND {under}
+    UNION ALL
+    SELECT (SELECT min(ns) FROM items WHERE tenant = :tenant AND ns > spaces.ns AND {under})
+    FROM spaces WHERE ns IS NOT NULL
+) SELECT ns FROM spaces WHERE ns IS NOT NULL AND EXISTS
+    (SELECT 1 FROM items i WHERE i.tenant = :tenant AND i.ns = spaces.ns AND {live})
+ORDER BY ns"""
+"""The distinct namespaces by jumping from one to the next in the index (a step per
+namespace, not per item), each kept if it holds a live item."""
+
+
 def item_namespaces(
     conn: sqlite3.Connection, tenant: str, prefix: Namespace, now: int
 ) -> list[Namespace]:
-    where, args = scope_sql(tenant, prefix, now)
-    found = conn.execute(f"SELECT DISTINCT i.ns FROM items i WHERE {where} ORDER BY i.ns", args)
+    under, args = prefix_sql(prefix, "ns")
+    found = conn.execute(
+        NAMESPACES.format(under=under, live=LIVE), {"tenant": tenant, "now": now, **args}
+    )
     return [decode(row[0]) for row in found]
 
 

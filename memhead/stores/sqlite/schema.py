@@ -94,10 +94,10 @@ MIGRATIONS: list[str] = [
         expires_at INTEGER,
         ttl_ms INTEGER,
         indexed INTEGER NOT NULL,
-        embedded INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (tenant, ns, key)
+        embedded INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX items_recent ON items (tenant, updated_at DESC, ns, key);
+    CREATE UNIQUE INDEX items_key ON items (tenant, ns, key);
+    CREATE INDEX items_recent ON items (tenant, updated_at DESC, ns, key, expires_at);
     CREATE INDEX items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
     CREATE INDEX items_unembedded ON items (id) WHERE indexed = 1 AND embedded = 0;
     CREATE VIRTUAL TABLE items_fts USING fts5 (
