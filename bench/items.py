@@ -269,6 +269,7 @@ def scale_latency(url: str, workdir: Path, words: Words, args: argparse.Namespac
     out: dict[str, Any] = {}
     for embedder in ("", "local"):
         env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, "MEMHEAD_EMBED_MODEL": embedder}
+        env |= dict(pair.split("=", 1) for pair in args.server_env)
         with MemheadProcess(env, cwd=workdir) as server:
             server.wait_ready(timeout=300)
             load = os.getloadavg()[0]
@@ -368,6 +369,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None, help="where the stores live (default: tmp)")
+    parser.add_argument(
+        "--server-env", action="append", default=[], help="KEY=VALUE for the scale servers"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     args.backends = [b.strip() for b in args.backends.split(",")]
