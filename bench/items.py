@@ -109,7 +109,7 @@ async def put_items(
     return count / (time.monotonic() - start)
 
 
-async def put_vectors(store: Store, rng: np.random.Generator, batch: int = 2000) -> int:
+async def put_vectors(store: Store, rng: np.random.Generator, batch: int = 250) -> int:
     """A random unit vector for every item without one; returns how many."""
     done = 0
     while pending := await store.item_embedding_backlog(limit=batch):
