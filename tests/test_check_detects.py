@@ -163,3 +163,26 @@ def test_check_reports_broken_item_index_entries_in_sqlite(tmp_path: Path) -> No
         "1 items have a TTL without an expiry or an expiry without a TTL",
     ]:
         assert line in result.stdout
+
+
+def test_check_reports_items_out_of_step_with_their_index_entries_in_redis(
+    tmp_path: Path,
+) -> None:
+    with RedisServer() as server:
+        fill_items(RedisStore.from_url(server.url))
+        assert check(server.url, tmp_path).returncode == 0
+        with redis.Redis.from_url(server.url) as client:
+            assert client.delete("memhead:itext:{default:n:waiting}") == 1
+            assert client.delete("memhead:ivec:{default:n:embedded}") == 1
+            client.hset("memhead:itext:{default:n:plain}", mapping={"text": "not indexed"})
+            client.hset("memhead:ivec:{default:gone:x}", mapping={"revision": "r"})
+        result = check(server.url, tmp_path)
+    assert result.returncode == 1
+    for line in [
+        "item memhead:item:{default:n:waiting}: text but no keyword entry",
+        "item memhead:item:{default:n:embedded}: no vector and not in the embedding backlog",
+        "item memhead:item:{default:n:plain}: a keyword entry but no text",
+        "1 item vectors belong to no item",
+    ]:
+        assert line in result.stdout
+    assert "{default:n:other}" not in result.stdout

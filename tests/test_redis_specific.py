@@ -77,7 +77,8 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 def drop_indexes(redis_url: str, keys: Keys) -> None:
     """Search indexes are not keys: drop the ones of the prefix (their hashes are gone)."""
-    mine = {keys.search_index(), *(keys.vector_index(d) for d in (2, 4))}
+    mine = {keys.search_index(), keys.item_index(), keys.item_text_index()}
+    mine |= {index(d) for d in (2, 4) for index in (keys.vector_index, keys.item_vector_index)}
     with redis.Redis.from_url(redis_url) as client:
         for index in client.execute_command("FT._LIST"):
             if index.decode() in mine:
@@ -444,11 +445,13 @@ async def test_setup_creates_the_keyword_index_and_vectors_add_the_vector_index(
         listed = await store.client.execute_command("FT._LIST")  # type: ignore[no-untyped-call]
         return {i.decode() for i in listed if i.decode().startswith(prefix + ":")}
 
-    assert await indexes() == {store.keys.search_index()}
+    k = store.keys
+    keyword = {k.search_index(), k.item_index(), k.item_text_index()}
+    assert await indexes() == keyword
     key = SessionKey("t", "s")
     await store.append(key, one("north"), now=1, window=W)
     await embed_all(store, {"north": vec(1, 0)})
-    assert await indexes() == {store.keys.search_index(), store.keys.vector_index(4)}
+    assert await indexes() == keyword | {k.vector_index(4), k.item_vector_index(4)}
     await store.close()
 
     delete_prefix(redis_url, prefix)  # keys wiped, indexes left: vectors of another size next

@@ -47,6 +47,10 @@ Where = tuple[Namespace, str]
 
 
 class ItemService:
+    """The use cases of memory items for one store, tenant by tenant. Every argument is
+    checked here (``memhead.items.checks``), so each surface refuses the same input with the
+    same words (``InvalidRequest``)."""
+
     def __init__(
         self,
         store: ItemServiceStore,

@@ -30,6 +30,12 @@ from memhead.stores.sqlite.item_rows import (
 )
 
 BY_KEY = "i.tenant = :tenant AND i.ns = :ns AND i.key = :key"
+REFRESH = (
+    "UPDATE items AS i SET expires_at = max(expires_at, :now + ttl_ms) "
+    f"WHERE {BY_KEY} AND i.ttl_ms IS NOT NULL AND {LIVE}"
+)
+"""A live item with a TTL expires ``ttl_ms`` after ``now`` (never sooner than it would:
+clocks of several processes differ a little)."""
 
 
 def key_args(key: ItemKey) -> dict[str, Any]:
@@ -70,25 +76,16 @@ def put_item(conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int) -> 
 
 def get_item(conn: sqlite3.Connection, key: ItemKey, now: int, refresh: bool) -> Item | None:
     args = {**key_args(key), "now": now}
-    row = conn.execute(
-        f"SELECT {ITEM_COLUMNS} FROM items i WHERE {BY_KEY} AND {LIVE}", args
-    ).fetchone()
-    if row is None:
-        return None
-    found = item(row)
-    if not refresh or found.ttl_ms is None or found.expires_at is None:
-        return found
-    expires_at = max(found.expires_at, now + found.ttl_ms)
+    select = f"SELECT {ITEM_COLUMNS} FROM items i WHERE {BY_KEY} AND {LIVE}"
+    row = conn.execute(select, args).fetchone()
+    if row is None or not refresh or row[6] is None:
+        return None if row is None else item(row)
+    # Only an item with a TTL costs a write; read again inside it, as another process may
+    # have changed the item since.
     with writing(conn):
-        conn.execute(
-            "UPDATE items AS i SET expires_at = :expires_at WHERE " + BY_KEY,
-            {**args, "expires_at": expires_at},
-        )
-    return Item(
-        *(found.namespace, found.key, found.value, found.created_at, found.updated_at),
-        expires_at,
-        found.ttl_ms,
-    )
+        conn.execute(REFRESH, args)
+        row = conn.execute(select, args).fetchone()
+    return None if row is None else item(row)
 
 
 def delete_item(conn: sqlite3.Connection, key: ItemKey) -> bool:
@@ -167,11 +164,7 @@ def refresh_items(conn: sqlite3.Connection, keys: Sequence[ItemKey], now: int) -
     if not keys:
         return
     with writing(conn):
-        conn.executemany(
-            "UPDATE items AS i SET expires_at = max(expires_at, :now + ttl_ms) "
-            f"WHERE {BY_KEY} AND i.ttl_ms IS NOT NULL AND {LIVE}",
-            [{**key_args(k), "now": now} for k in keys],
-        )
+        conn.executemany(REFRESH, [{**key_args(k), "now": now} for k in keys])
 
 
 NAMESPACES = """WITH RECURSIVE spaces (ns) AS (
