@@ -72,7 +72,7 @@ def create_app(
     service = memory_service(settings, store)
     search = SearchService(store, embedder)
     items = ItemService(store, embedder, settings.item_settings())
-    mcp = build_mcp(service, search, http_tenant)
+    mcp = build_mcp(service, search, items, http_tenant)
     workers = (
         build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
     )

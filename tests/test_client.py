@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 import memhead.client
-from memhead.api import schemas
+from memhead.api import schemas, store_schemas
 from memhead.client import (
     APIConnectionError,
     AsyncMemhead,
@@ -23,6 +24,7 @@ from memhead.client import (
     Memhead,
     NotFoundError,
     UnavailableError,
+    calls,
     types,
 )
 from memhead.stores.sqlite import SqliteStore
@@ -286,9 +288,28 @@ def test_results_carry_every_field_the_server_sends() -> None:
         (types.SummaryStatus, schemas.SummaryOut),
         (types.SearchHit, schemas.SearchHit),
         (types.SearchResults, schemas.SearchResponse),
+        (types.Item, store_schemas.ItemOut),
+        (types.SearchItem, store_schemas.SearchItemOut),
+        (calls._SearchItems, store_schemas.SearchItemsOut),
+        (calls._NamespaceList, store_schemas.NamespacesOut),
     ]
     for client_type, server_type in pairs:
         assert set(client_type.model_fields) == set(server_type.model_fields), client_type
+    # What the client sends is what the server reads (it refuses unknown fields).
+    sent = [
+        (calls.put_item(("n",), "k", {}, ["text"], 1.0).json, store_schemas.ItemPut),
+        (calls.delete_item(("n",), "k").json, store_schemas.ItemRef),
+        (
+            calls.search_items(calls.ItemQuery(("n",), "q", {"a": 1}, 5, 1, True)).json,
+            store_schemas.ItemSearch,
+        ),
+        (
+            calls.list_namespaces(calls.NamespaceQuery(["a"], ["b"], 2, 5, 1)).json,
+            store_schemas.NamespaceQuery,
+        ),
+    ]
+    for body, server_type in sent:
+        assert set(body) == set(server_type.model_fields), server_type
     assert set(types.MessageParam.__annotations__) == set(schemas.MessageIn.model_fields)
 
 
@@ -301,7 +322,7 @@ def test_the_async_client_mirrors_the_sync_one() -> None:
         }
 
     sync, aio = calls(Memhead), calls(AsyncMemhead)
-    assert sync.keys() == aio.keys() and len(sync) == 9
+    assert sync.keys() == aio.keys() and len(sync) == 14
     for name, signature in sync.items():
         assert str(signature) == str(aio[name]), name
         assert inspect.iscoroutinefunction(getattr(AsyncMemhead, name)), name
@@ -335,3 +356,133 @@ def test_the_client_imports_nothing_of_the_server() -> None:
 def test_a_negative_retry_count_is_refused() -> None:
     with pytest.raises(ValueError, match="max_retries"):
         Memhead("http://127.0.0.1:1", max_retries=-1)
+
+
+# -- memory items (/store) --------------------------------------------------------------------
+
+
+def test_items_are_put_read_replaced_and_deleted(mh: Memhead) -> None:
+    mh.put_item(("users", "ana"), "city", {"text": "Ana lives in Lyon", "since": 2021})
+    item = mh.get_item(("users", "ana"), "city")
+    assert item is not None
+    assert (item.namespace, item.key) == (("users", "ana"), "city")
+    assert item.value == {"text": "Ana lives in Lyon", "since": 2021}
+    assert item.created_at.tzinfo is not None and item.created_at == item.updated_at
+    assert item.expires_at is None
+
+    mh.put_item(["users", "ana"], "city", {"text": "Ana moved to Porto"})
+    replaced = mh.get_item(("users", "ana"), "city")
+    assert replaced is not None and replaced.value == {"text": "Ana moved to Porto"}
+    assert replaced.created_at == item.created_at and replaced.updated_at >= item.updated_at
+
+    mh.put_item("notes", "n1", {"text": "a one-label namespace"})  # a string is one label
+    assert mh.list_namespaces() == [("notes",), ("users", "ana")]
+
+    assert mh.get_item(("users", "ana"), "nothing-here") is None
+    mh.delete_item(("users", "ana"), "city")
+    mh.delete_item(("users", "ana"), "city")  # deleting what is gone succeeds
+    assert mh.get_item(("users", "ana"), "city") is None
+
+
+def test_items_are_searched_by_query_and_filter_a_page_at_a_time(mh: Memhead) -> None:
+    mh.put_item(("mem", "a"), "1", {"text": "the cat sleeps on the sofa", "n": 1})
+    mh.put_item(("mem", "a"), "2", {"text": "a dog and a cat", "n": 2})
+    mh.put_item(("mem", "b"), "3", {"text": "the weather in Lyon", "n": 3})
+    mh.put_item(("mem", "b"), "4", {"text": "cat food", "n": 4}, index=False)
+    mh.put_item(("elsewhere",), "5", {"text": "another cat", "n": 5})
+
+    found = mh.search_items(("mem",), query="cat")
+    assert {i.key for i in found} == {"1", "2"}  # "4" is not indexed, "5" is elsewhere
+    assert all(i.score is not None and i.score > 0 for i in found)
+    assert [i.score for i in found] == sorted((i.score or 0 for i in found), reverse=True)
+    assert {i.key for i in mh.search_items(query="cat")} == {"1", "2", "5"}
+
+    newest_first = mh.search_items(("mem",))
+    assert [i.key for i in newest_first] == ["4", "3", "2", "1"]
+    assert all(i.score is None for i in newest_first)
+    assert [i.key for i in mh.search_items(("mem",), limit=2, offset=1)] == ["3", "2"]
+    assert [i.key for i in mh.search_items(("mem",), filter={"n": {"$gte": 2, "$lt": 4}})] == [
+        "3",
+        "2",
+    ]
+    assert [i.key for i in mh.search_items("mem", filter={"n": 4})] == ["4"]
+    by_query = mh.search_items(("mem",), query="cat", filter={"n": {"$ne": 1}})
+    assert [i.key for i in by_query] == ["2"]
+
+
+def test_namespaces_are_listed_by_prefix_suffix_and_depth(mh: Memhead) -> None:
+    for namespace in [("a", "x", "1"), ("a", "y", "1"), ("a", "y", "2"), ("b", "x", "1")]:
+        mh.put_item(namespace, "k", {"text": "t"})
+    assert mh.list_namespaces(prefix=["a"]) == [("a", "x", "1"), ("a", "y", "1"), ("a", "y", "2")]
+    assert mh.list_namespaces(suffix=["x", "1"]) == [("a", "x", "1"), ("b", "x", "1")]
+    assert mh.list_namespaces(prefix=["*", "x"]) == [("a", "x", "1"), ("b", "x", "1")]
+    assert mh.list_namespaces(max_depth=2) == [("a", "x"), ("a", "y"), ("b", "x")]
+    assert mh.list_namespaces(limit=2, offset=1) == [("a", "y", "1"), ("a", "y", "2")]
+
+
+def test_an_item_with_a_ttl_expires(mh: Memhead) -> None:
+    mh.put_item(("tmp",), "brief", {"text": "gone soon"}, ttl=0.005)  # 300 ms
+    mh.put_item(("tmp",), "long", {"text": "stays"}, ttl=60)
+    brief = mh.get_item(("tmp",), "brief", refresh_ttl=False)
+    assert brief is not None and brief.expires_at is not None
+    assert brief.expires_at - brief.updated_at == timedelta(milliseconds=300)
+    time.sleep(0.5)
+    assert mh.get_item(("tmp",), "brief") is None
+    assert [i.key for i in mh.search_items(("tmp",))] == ["long"]
+
+
+def test_bad_items_raise_invalid_request_and_store_nothing(mh: Memhead) -> None:
+    with pytest.raises(InvalidRequestError, match="namespace"):
+        mh.put_item(("a.b",), "k", {"text": "x"})
+    with pytest.raises(InvalidRequestError, match="key"):
+        mh.put_item(("ns",), "k" * 1025, {"text": "x"})
+    with pytest.raises(InvalidRequestError, match="65536"):
+        mh.put_item(("ns",), "big", {"text": "x" * 70_000})
+    with pytest.raises(InvalidRequestError, match=r"\$like"):
+        mh.search_items(filter={"n": {"$like": 1}})
+    with pytest.raises(InvalidRequestError, match="limit"):
+        mh.search_items(limit=0)
+    with pytest.raises(ValueError, match="at least one label"):
+        mh.put_item((), "k", {"text": "x"})
+    with pytest.raises(ValueError, match="'.'"):
+        mh.get_item(("a.b",), "k")  # sent as namespace=a.b it would read ("a", "b")
+    assert mh.list_namespaces() == []  # nothing was stored
+
+
+def test_item_calls_are_retried_and_store_one_item(server: MemheadProcess, key: str) -> None:
+    with FlakyProxy(server.port) as proxy, Memhead(proxy.url, api_key=key, backoff_s=0.01) as mh:
+        proxy.drop_next(2)  # the put ran twice on the server; its answer never came back
+        mh.put_item(("mem",), "k", {"text": "once"})
+        proxy.refuse_next(1, status=503)
+        assert [i.value for i in mh.search_items(("mem",))] == [{"text": "once"}]
+        proxy.drop_next(1)
+        mh.delete_item(("mem",), "k")
+        proxy.refuse_next(1, status=502)
+        assert mh.get_item(("mem",), "k") is None
+        assert (proxy.dropped, proxy.refused) == (3, 2)
+
+
+async def test_the_async_client_makes_the_same_item_calls(server: MemheadProcess, key: str) -> None:
+    async with AsyncMemhead(server.url, api_key=key) as mh:
+        await mh.put_item(("users", "u"), "pref", {"text": "likes green tea"}, index=["text"])
+        item = await mh.get_item(("users", "u"), "pref")
+        assert item is not None and item.value == {"text": "likes green tea"}
+        (hit,) = await mh.search_items(("users",), query="tea")
+        assert hit.key == "pref" and hit.score is not None
+        assert await mh.list_namespaces(prefix=["users"]) == [("users", "u")]
+        await mh.delete_item(("users", "u"), "pref")
+        assert await mh.get_item(("users", "u"), "pref") is None
+
+
+def test_items_belong_to_the_keys_tenant(server: MemheadProcess) -> None:
+    key_a, key_b = new_keys(server, "a", "b")
+    with Memhead(server.url, api_key=key_a) as a, Memhead(server.url, api_key=key_b) as b:
+        a.put_item(("shared",), "secret", {"text": "zebra code of a"})
+        assert b.get_item(("shared",), "secret") is None
+        assert b.search_items(query="zebra") == []
+        assert b.list_namespaces() == []
+        b.delete_item(("shared",), "secret")
+        item = a.get_item(("shared",), "secret")
+        assert item is not None and item.value == {"text": "zebra code of a"}
+    with Memhead(server.url) as anonymous, pytest.raises(AuthenticationError):
+        anonymous.get_item(("shared",), "secret")

@@ -19,12 +19,20 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
-from memhead.models import SessionKey
+from memhead.models import Item, ItemKey, SessionKey, now_ms
 from memhead.stores.sqlite import SqliteStore
 from tests.servers import MemheadProcess
 from tests.test_auth import keys_for
 
-TOOLS = {"add_messages", "get_session_memory", "search", "list_sessions", "delete_session"}
+TOOLS = {
+    "add_messages",
+    "get_session_memory",
+    "search",
+    "remember",
+    "forget",
+    "list_sessions",
+    "delete_session",
+}
 
 
 def text(result: CallToolResult) -> str:
@@ -41,8 +49,8 @@ def failed(result: CallToolResult) -> str:
     return text(result)
 
 
-async def exercise(client: Client) -> None:
-    """Every tool, as a model would call them."""
+async def exercise(client: Client) -> str:
+    """Every tool, as a model would call them; returns the key of the memory it leaves."""
     listed = (await client.list_tools()).tools
     assert {t.name for t in listed} == TOOLS
     for tool in listed:
@@ -77,6 +85,7 @@ async def exercise(client: Client) -> None:
     assert (top["kind"], top["session_id"], top["seq"]) == ("message", "trip", 1)
     scoped = ok(await client.call_tool("search", {"query": "tea", "session_id": "trip"}))
     assert scoped["hits"] == []
+    key = await exercise_memories(client)
 
     listed_sessions = ok(await client.call_tool("list_sessions", {}))["sessions"]
     assert [s["session_id"] for s in listed_sessions] == ["other", "trip"]
@@ -104,6 +113,67 @@ async def exercise(client: Client) -> None:
     assert (await client.call_tool("add_messages", hostile)).is_error
     assert failed(await client.call_tool("search", {"query": "x", "user_id": "a\nb"}))
     assert ok(await client.call_tool("list_sessions", {}))["sessions"][0]["session_id"] == "trip"
+    return key
+
+
+async def exercise_memories(client: Client) -> str:
+    """remember, forget, and search over messages and memories together."""
+    fact = {"content": "Tiago prefers trains to planes", "metadata": {"topic": "travel"}}
+    remembered = ok(await client.call_tool("remember", fact))
+    assert remembered["namespace"] == ["memories"] and remembered["key"]
+    cat = {"content": "Ana's cat is called Tiger", "namespace": ["users", "ana"], "key": "cat"}
+    assert ok(await client.call_tool("remember", cat)) == {
+        "namespace": ["users", "ana"],
+        "key": "cat",
+    }
+
+    both = ok(await client.call_tool("search", {"query": "trains to Porto"}))["hits"]
+    assert {h["kind"] for h in both} == {"message", "memory"}
+    memory = next(h for h in both if h["kind"] == "memory")
+    assert (memory["namespace"], memory["key"]) == (["memories"], remembered["key"])
+    assert memory["content"] == "Tiago prefers trains to planes"
+    assert memory["value"] == {"content": "Tiago prefers trains to planes", "topic": "travel"}
+    assert memory["session_id"] is None and memory["score"] > 0
+    message = next(h for h in both if h["kind"] == "message")
+    assert (message["session_id"], message["namespace"]) == ("trip", None)
+    assert message["seq"] in (1, 2)  # both mention Porto
+
+    # Each scope narrows its own kind: a namespace, memories; a session, messages.
+    in_users = ok(await client.call_tool("search", {"query": "Tiger", "namespace": ["users"]}))
+    assert [(h["kind"], h["key"]) for h in in_users["hits"]] == [("memory", "cat")]
+    in_trip = ok(await client.call_tool("search", {"query": "trains", "session_id": "trip"}))
+    assert in_trip["hits"] == []
+
+    cat["content"] = "Ana's cat is called Tigrou"  # the same key: an update
+    ok(await client.call_tool("remember", cat))
+    assert (
+        ok(await client.call_tool("search", {"query": "Tiger", "namespace": ["users"]}))["hits"]
+        == []
+    )
+    forgot = {"namespace": ["users", "ana"], "key": "cat"}
+    assert ok(await client.call_tool("forget", forgot))["deleted"] is True
+    assert ok(await client.call_tool("forget", forgot))["deleted"] is False
+    assert ok(await client.call_tool("search", {"query": "Tigrou"}))["hits"] == []
+
+    clash = {"content": "x", "metadata": {"content": "y"}}
+    assert "metadata must not have a 'content' field" in failed(
+        await client.call_tool("remember", clash)
+    )
+    dotted = await client.call_tool("remember", {"content": "x", "namespace": ["a.b"]})
+    assert "namespace" in failed(dotted)
+    assert (await client.call_tool("forget", {"namespace": [], "key": "k"})).is_error
+    return str(remembered["key"])
+
+
+async def stored_memory(db: Path, tenant: str, key: str) -> Item | None:
+    store = SqliteStore(str(db))
+    await store.setup()
+    try:
+        return await store.get_item(
+            ItemKey(tenant, ("memories",), key), now=now_ms(), refresh=False
+        )
+    finally:
+        await store.close()
 
 
 async def stored_window(db: Path, tenant: str, session_id: str) -> list[str]:
@@ -126,7 +196,7 @@ def stdio_params(db: Path, *args: str) -> StdioServerParameters:
 async def test_stdio_serves_every_tool_for_its_tenant(tmp_path: Path) -> None:
     db = tmp_path / "stdio.db"
     async with Client(stdio_params(db, "--tenant", "team-a")) as client:
-        await exercise(client)
+        key = await exercise(client)
     # What the tools wrote is the tenant's, in the configured store (auth has no say here:
     # whoever can start the command can open the file).
     assert await stored_window(db, "team-a", "trip") == [
@@ -134,6 +204,9 @@ async def test_stdio_serves_every_tool_for_its_tenant(tmp_path: Path) -> None:
         "My sister Inès lives in Porto.",
     ]
     assert await stored_window(db, "default", "trip") == []
+    memory = await stored_memory(db, "team-a", key)
+    assert memory is not None and memory.value["content"] == "Tiago prefers trains to planes"
+    assert await stored_memory(db, "default", key) is None
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +269,12 @@ async def test_tool_errors_carry_the_http_apis_message(server: MemheadProcess) -
 async def test_with_auth_the_key_picks_the_tenant(server: MemheadProcess) -> None:
     key_a, key_b = await new_keys(server, "a", "b")
     secret = {"session_id": "diary", "messages": [{"role": "user", "content": "zebra code"}]}
+    note = {"content": "the zebra code is 1234", "namespace": ["vault"], "key": "zebra"}
     async with keyed(server.url, bearer(key_a)) as a:
         ok(await a.call_tool("add_messages", secret))
-        assert ok(await a.call_tool("search", {"query": "zebra"}))["hits"]
+        ok(await a.call_tool("remember", note))
+        kinds = [h["kind"] for h in ok(await a.call_tool("search", {"query": "zebra"}))["hits"]]
+        assert sorted(kinds) == ["memory", "message"]
 
     async with keyed(server.url, {"x-api-key": key_b}) as b:
         assert ok(await b.call_tool("search", {"query": "zebra"}))["hits"] == []
@@ -207,6 +283,10 @@ async def test_with_auth_the_key_picks_the_tenant(server: MemheadProcess) -> Non
         assert text(memory) == "No memory of session 'diary' yet."
         gone = ok(await b.call_tool("delete_session", {"session_id": "diary"}))
         assert gone["deleted"] is False
+        in_vault = {"query": "zebra", "namespace": ["vault"]}
+        assert ok(await b.call_tool("search", in_vault))["hits"] == []
+        forgot = ok(await b.call_tool("forget", {"namespace": ["vault"], "key": "zebra"}))
+        assert forgot["deleted"] is False
 
     # Without a live key /mcp is shut like every data route: no tool call gets through.
     for headers in ({}, bearer("mh_wrong_key")):
@@ -227,7 +307,9 @@ async def test_with_auth_the_key_picks_the_tenant(server: MemheadProcess) -> Non
     # Nothing above reached tenant a's conversation.
     async with keyed(server.url, bearer(key_a)) as a:
         memory_a = text(await a.call_tool("get_session_memory", {"session_id": "diary"}))
+        vault = ok(await a.call_tool("search", {"query": "zebra", "namespace": ["vault"]}))
     assert memory_a.endswith("user: zebra code")
+    assert [h["content"] for h in vault["hits"]] == ["the zebra code is 1234"]
 
 
 async def test_a_lone_surrogate_sent_as_raw_json_rpc_never_reaches_the_store(

@@ -6,16 +6,19 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
 from memhead.client import calls
 from memhead.client.base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Retry
 from memhead.client.types import (
+    Item,
     Memory,
     Message,
     MessagePage,
+    Namespace,
+    SearchItem,
     SearchMode,
     SearchResults,
     Session,
@@ -27,14 +30,15 @@ T = TypeVar("T")
 
 
 class AsyncMemhead(BaseClient):
-    """A memhead server's native API (``/api/v1``).
+    """A memhead server's native API (``/api/v1``) and its memory items (``/store``).
 
     ``base_url`` defaults to ``MEMHEAD_BASE_URL`` (else ``http://127.0.0.1:8080``) and
     ``api_key`` to ``MEMHEAD_API_KEY``; the key is sent as ``Authorization: Bearer``.
     Calls time out (``timeout``, seconds or an ``httpx.Timeout``) and are retried up to
     ``max_retries`` times when no answer came or the server was unavailable (every call is
-    idempotent: appends carry client message ids). Errors raise ``memhead.client.APIError``
-    and its subclasses. Use as an async context manager, or await ``aclose()``.
+    idempotent: appends carry client message ids, an item put sends the whole value).
+    Errors raise ``memhead.client.APIError`` and its subclasses. Use as an async context
+    manager, or await ``aclose()``.
     """
 
     def __init__(
@@ -135,6 +139,64 @@ class AsyncMemhead(BaseClient):
         sessions, or (neither given) in every session the key's tenant has."""
         q = calls.SearchQuery(query, session_id, user_id, limit, mode, since, until, roles)
         return await self._send(calls.search(q))
+
+    async def put_item(
+        self,
+        namespace: Sequence[str] | str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        index: Literal[False] | Sequence[str] | None = None,
+        ttl: float | None = None,
+    ) -> None:
+        """Store a memory item (a JSON object) under ``namespace`` (a tuple of labels; a
+        string is one label) and ``key``, replacing any item there. ``index``: the fields
+        search sees (JSON paths such as ``["text", "tags[*]"]``; ``False``: never found by a
+        query; ``None``: the server's default); ``ttl``: minutes until it expires (``None``:
+        the server's default)."""
+        return await self._send(calls.put_item(namespace, key, value, index, ttl))
+
+    async def get_item(
+        self, namespace: Sequence[str] | str, key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """The item, or ``None`` if there is none (or it expired). ``refresh_ttl`` restarts
+        its TTL (``None``: the server's default, on)."""
+        return await self._send(calls.get_item(namespace, key, refresh_ttl))
+
+    async def delete_item(self, namespace: Sequence[str] | str, key: str) -> None:
+        """Delete an item; deleting none succeeds."""
+        return await self._send(calls.delete_item(namespace, key))
+
+    async def search_items(
+        self,
+        namespace_prefix: Sequence[str] | str = (),
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+    ) -> list[SearchItem]:
+        """Items under ``namespace_prefix`` (whole labels; ``()``: all of them) whose value
+        passes ``filter`` (top-level fields: a value, or ``{"$gt": 3}`` with ``$eq $ne $gt
+        $gte $lt $lte``): with a ``query``, best first with a ``score`` (hybrid when the
+        server has an embedder, keyword otherwise); without, most recently updated first."""
+        q = calls.ItemQuery(namespace_prefix, query, filter, limit, offset, refresh_ttl)
+        return await self._send(calls.search_items(q))
+
+    async def list_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Namespace]:
+        """The namespaces holding items, sorted: those starting with ``prefix`` and ending
+        with ``suffix`` (``"*"`` matches any one label), cut to ``max_depth`` labels."""
+        q = calls.NamespaceQuery(prefix, suffix, max_depth, limit, offset)
+        return await self._send(calls.list_namespaces(q))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -66,7 +66,7 @@ class BaseClient:
             if again:
                 return Retry(self._delay(attempt, None))
             raise connection_error(answer) from answer
-        if answer.is_success:
+        if answer.is_success or (call.absent_ok and answer.status_code == 404):
             return call.parse(answer)
         if again and answer.status_code in RETRY_STATUSES:
             return Retry(self._delay(attempt, answer))

@@ -111,3 +111,27 @@ class SearchResults(_Model):
     mode: SearchMode
     """The mode the server actually used (hybrid is keyword search without an embedder)."""
     hits: list[SearchHit]
+
+
+Namespace = tuple[str, ...]
+"""A memory item's namespace: a non-empty tuple of labels, e.g. ``("users", "u1")``."""
+
+
+class Item(_Model):
+    """A memory item (long-term memory): a JSON object stored under a namespace and a key."""
+
+    namespace: Namespace
+    key: str
+    value: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    """When it expires (its TTL, counted from the last put or refresh); ``None``: never."""
+
+
+class SearchItem(Item):
+    """An item a search found."""
+
+    score: float | None = None
+    """Relevance to the query (higher is better, comparable within one search); ``None``
+    when the search had no query."""

@@ -18,23 +18,27 @@ from memhead import __version__
 from memhead.api.responses import error_response
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import MemheadError
+from memhead.items.service import ItemService
 from memhead.mcp.tools import TENANT_STATE, MemoryTools, TenantOf
 from memhead.memory import MemoryService
 from memhead.search import SearchService
 
 PATH = "/mcp"
-INSTRUCTIONS = """Long-term memory of conversations. Save each exchange with add_messages; \
-read a conversation back with get_session_memory (a summary of older messages plus the recent \
-ones); recall facts from any past conversation with search."""
+INSTRUCTIONS = """Long-term memory. Save each exchange with add_messages; read a conversation \
+back with get_session_memory (a summary of older messages plus the recent ones); save a lasting \
+fact or preference with remember (and delete one with forget); recall anything from past \
+conversations and saved memories with search."""
 
 
-def build_mcp(service: MemoryService, search: SearchService, tenant_of: TenantOf) -> MCPServer[Any]:
+def build_mcp(
+    service: MemoryService, search: SearchService, items: ItemService, tenant_of: TenantOf
+) -> MCPServer[Any]:
     """The MCP server with memhead's tools, acting for the tenant ``tenant_of`` finds."""
     with _logging_left_alone():
         server: MCPServer[Any] = MCPServer(
             "memhead", version=__version__, instructions=INSTRUCTIONS
         )
-    for tool, hints in MemoryTools(service, search, tenant_of).tools():
+    for tool, hints in MemoryTools(service, search, items, tenant_of).tools():
         server.add_tool(tool, annotations=hints)
     return server
 

@@ -9,6 +9,7 @@ import asyncio
 
 from memhead.app import memory_service
 from memhead.background import background, build_workers
+from memhead.items.service import ItemService
 from memhead.mcp.server import build_mcp
 from memhead.mcp.tools import fixed_tenant
 from memhead.search import SearchService
@@ -26,7 +27,10 @@ async def _serve(settings: Settings, tenant: str) -> None:
     llm, embedder = build_providers(settings)
     store = await opened_store(settings, embedder)
     server = build_mcp(
-        memory_service(settings, store), SearchService(store, embedder), fixed_tenant(tenant)
+        memory_service(settings, store),
+        SearchService(store, embedder),
+        ItemService(store, embedder, settings.item_settings()),
+        fixed_tenant(tenant),
     )
     workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
     try:

@@ -1,13 +1,14 @@
-"""The MCP tools: thin adapters over ``MemoryService`` and ``SearchService``, like the HTTP
-routes. Each is a typed method (the SDK derives its JSON schema from the signature) whose
-docstring tells a model what it is for. memhead's errors come back as tool errors with the
-message the HTTP API gives; nothing a tool raises stops the server."""
+"""The MCP tools: thin adapters over ``MemoryService``, ``SearchService`` and
+``ItemService``, like the HTTP routes. Each is a typed method (the SDK derives its JSON schema
+from the signature) whose docstring tells a model what it is for. memhead's errors come back
+as tool errors with the message the HTTP API gives; nothing a tool raises stops the server."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -18,9 +19,28 @@ from starlette.requests import Request
 
 from memhead.api.schemas import to_datetime
 from memhead.errors import MemheadError, Unauthorized
+from memhead.items.service import ItemService
+from memhead.mcp.memories import (
+    DEFAULT_NAMESPACE,
+    MEMORY_INDEX,
+    ItemNamespace,
+    memory_hit,
+    memory_value,
+    merged,
+)
+from memhead.mcp.results import (
+    Appended,
+    Deleted,
+    Forgotten,
+    Hit,
+    Hits,
+    Remembered,
+    SessionInfo,
+    Sessions,
+)
 from memhead.memory import MemoryService
 from memhead.models import Message, NewMessage, SearchScope
-from memhead.search import SearchService
+from memhead.search import Mode, SearchService
 from memhead.text import QUERY_CHARS, Name, Role, Text
 
 TenantOf = Callable[[Context[Any, Any]], Awaitable[str]]
@@ -65,43 +85,6 @@ class MessageIn(BaseModel):
     content: Text
 
 
-class Appended(BaseModel):
-    session_id: str
-    seqs: list[int] = Field(description="The position each message got in the session.")
-    message_count: int
-
-
-class Hit(BaseModel):
-    kind: str = Field(description="What was found: 'message' (a conversation message).")
-    session_id: str = Field(description="The session the message belongs to.")
-    seq: int = Field(description="Its position in that session.")
-    role: str
-    content: str
-    created_at: datetime
-    score: float = Field(description="Higher is better; comparable within one search.")
-
-
-class Hits(BaseModel):
-    mode: str = Field(description="The search actually run: hybrid, vector or keyword.")
-    hits: list[Hit]
-
-
-class SessionInfo(BaseModel):
-    session_id: str
-    user_id: str | None
-    message_count: int
-    updated_at: datetime
-
-
-class Sessions(BaseModel):
-    sessions: list[SessionInfo] = Field(description="Most recently updated first.")
-
-
-class Deleted(BaseModel):
-    session_id: str
-    deleted: bool = Field(description="False when there was no such session.")
-
-
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 ERASE = ToolAnnotations(
@@ -112,9 +95,16 @@ ERASE = ToolAnnotations(
 class MemoryTools:
     """The tools, bound to the services and to how a call finds its tenant."""
 
-    def __init__(self, service: MemoryService, search: SearchService, tenant_of: TenantOf):
+    def __init__(
+        self,
+        service: MemoryService,
+        search: SearchService,
+        items: ItemService,
+        tenant_of: TenantOf,
+    ):
         self.service = service
         self.searcher = search
+        self.items = items
         self.tenant_of = tenant_of
 
     def tools(self) -> list[tuple[Callable[..., Any], ToolAnnotations]]:
@@ -122,6 +112,8 @@ class MemoryTools:
             (self.add_messages, WRITE),
             (self.get_session_memory, READ),
             (self.search, READ),
+            (self.remember, WRITE),
+            (self.forget, ERASE),
             (self.list_sessions, READ),
             (self.delete_session, ERASE),
         ]
@@ -164,24 +156,106 @@ class MemoryTools:
         ],
         ctx: Context[Any, Any],
         session_id: Annotated[
-            str | None, Field(description="Only this conversation.", min_length=1)
+            str | None, Field(description="Only this conversation's messages.", min_length=1)
         ] = None,
         user_id: Annotated[
-            Name | None, Field(description="Only this user's conversations.")
+            Name | None, Field(description="Only this user's conversations' messages.")
+        ] = None,
+        namespace: Annotated[
+            list[str] | None,
+            Field(description="Only memories stored under this namespace (or below it)."),
         ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="How many hits, at most.")] = 10,
     ) -> Hits:
-        """Find past messages relevant to a question, by meaning and by keyword, best first.
-        Use it to recall facts, preferences or decisions from earlier conversations. Without
-        session_id or user_id it searches every conversation you can access. Each hit says
-        what it is (kind), which session it came from and where in it (seq)."""
+        """Find what you know that is relevant to a question, by meaning and by keyword, best
+        first: past messages of conversations and saved memories (see remember) together.
+        Use it to recall facts, preferences or decisions before answering. With no other
+        argument it searches everything you can access; session_id or user_id narrow it to
+        those conversations' messages, namespace to the memories stored there (give both to
+        search both, each narrowed). Each hit says what it is (kind) and where it came from:
+        session_id and seq for a message, namespace and key for a memory."""
+        messages_only = namespace is None and (session_id is not None or user_id is not None)
+        items_only = namespace is not None and session_id is None and user_id is None
         with as_tool_errors():
-            scope = SearchScope(await self.tenant_of(ctx), session_id=session_id, user_id=user_id)
+            tenant = await self.tenant_of(ctx)
             mode = self.searcher.effective_mode("hybrid")
-            results = await self.searcher.search(scope, query, mode=mode, limit=limit)
-        return Hits(
-            mode=mode, hits=[_hit(r.hit.session_id, r.hit.message, r.score) for r in results]
-        )
+            scope = SearchScope(tenant, session_id=session_id, user_id=user_id)
+            messages, memories = await asyncio.gather(
+                _nothing() if items_only else self._messages(scope, query, mode, limit),
+                _nothing() if messages_only else self._memories(tenant, namespace, query, limit),
+            )
+        return Hits(mode=mode, hits=merged((messages, memories), limit))
+
+    async def _messages(self, scope: SearchScope, query: str, mode: Mode, limit: int) -> list[Hit]:
+        results = await self.searcher.search(scope, query, mode=mode, limit=limit)
+        return [_message_hit(r.hit.session_id, r.hit.message, r.score) for r in results]
+
+    async def _memories(
+        self, tenant: str, namespace: Sequence[str] | None, query: str, limit: int
+    ) -> list[Hit]:
+        found = await self.items.search(tenant, tuple(namespace or ()), query=query, limit=limit)
+        return [memory_hit(f.item, f.score or 0.0) for f in found]
+
+    async def remember(
+        self,
+        content: Annotated[
+            Text,
+            Field(
+                min_length=1,
+                description="The memory, self-contained: e.g. \"Ana's sister Inès lives in "
+                'Porto" rather than "her sister lives there".',
+            ),
+        ],
+        ctx: Context[Any, Any],
+        namespace: Annotated[
+            list[str] | None,
+            Field(
+                description='Where to store it; default ["memories"]. Use e.g. ["users", '
+                '"<user id>"] to keep each user\'s memories apart.'
+            ),
+        ] = None,
+        key: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                description="To update a memory: the key remember or search gave for it. "
+                "Leave it out to store a new memory under a new key.",
+            ),
+        ] = None,
+        metadata: Annotated[
+            dict[str, Any] | None,
+            Field(description='Extra fields to store with it, e.g. {"topic": "family"}.'),
+        ] = None,
+    ) -> Remembered:
+        """Save a lasting memory: a fact, preference, decision or note worth knowing in later
+        conversations, beyond what the conversation itself keeps. One fact per call, written
+        to be understood on its own. To correct or update a memory, call it again with that
+        memory's namespace and key: the new content replaces the old. search finds memories
+        later. Returns where it was stored (namespace and key), which forget takes."""
+        with as_tool_errors():
+            value = memory_value(content, metadata)
+            stored = await self.items.put(
+                await self.tenant_of(ctx),
+                tuple(namespace) if namespace is not None else DEFAULT_NAMESPACE,
+                key if key is not None else uuid.uuid4().hex,
+                value,
+                index=list(MEMORY_INDEX),
+            )
+        assert stored is not None  # a put with a value returns the item it stored
+        return Remembered(namespace=list(stored.namespace), key=stored.key)
+
+    async def forget(
+        self,
+        namespace: ItemNamespace,
+        key: Annotated[str, Field(description="The memory's key, as remember or search gave.")],
+        ctx: Context[Any, Any],
+    ) -> Forgotten:
+        """Permanently delete one saved memory, found by its namespace and key (as remember
+        returned them, or a search hit shows them). Call it when the user asks you to forget
+        something, or a memory turned out wrong and should not be replaced."""
+        with as_tool_errors():
+            deleted = await self.items.delete(await self.tenant_of(ctx), tuple(namespace), key)
+        return Forgotten(namespace=namespace, key=key, deleted=deleted)
 
     async def list_sessions(
         self,
@@ -219,7 +293,11 @@ class MemoryTools:
         return Deleted(session_id=session_id, deleted=deleted)
 
 
-def _hit(session_id: str, m: Message, score: float) -> Hit:
+async def _nothing() -> list[Hit]:
+    return []
+
+
+def _message_hit(session_id: str, m: Message, score: float) -> Hit:
     return Hit(
         kind="message",
         session_id=session_id,
