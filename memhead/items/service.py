@@ -170,7 +170,9 @@ class ItemService:
                 tenant, prefix, query_vector, filter=condition, now=now, limit=depth
             )
 
-        by_keyword, by_vector = await asyncio.gather(keyword(), vector())
+        found = await asyncio.gather(keyword(), vector())
+        by_keyword = _stable(found[0])
+        by_vector = None if found[1] is None else _stable(found[1])
         if by_vector is None:
             return [ScoredItem(h.item, h.score) for h in by_keyword]
         if not terms:
@@ -226,6 +228,12 @@ class ItemService:
 
 def _where(item: Item) -> Where:
     return item.namespace, item.key
+
+
+def _stable(hits: Sequence[ItemHit]) -> list[ItemHit]:
+    """Hits best first, equal scores by namespace and key: a store returns ties in any
+    order (Redis's may differ between two calls), and pages of one query must not overlap."""
+    return sorted(hits, key=lambda h: (-h.score, h.item.namespace, h.item.key))
 
 
 def _fused(keyword: Sequence[ItemHit], vector: Sequence[ItemHit]) -> list[ScoredItem]:
