@@ -32,10 +32,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from memhead.app import create_app
-
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     sockets = listen(
@@ -53,6 +49,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "keys with 'memhead keys create --tenant <name>'.",
             host,
         )
+    # Imported once the checks above passed: a refused start says so without first paying
+    # for the web stack's imports.
+    import uvicorn
+
+    from memhead.app import create_app
+
     app = create_app(settings, llm=llm, embedder=embedder)
     # Everything built so far lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise walk it all and stall requests for ~100 ms.

@@ -129,6 +129,24 @@ def read_all(sock: socket.socket, timeout: float = 10) -> bytes:
         return data
 
 
+def test_a_chunked_body_over_the_limit_that_arrives_at_once_is_a_413(
+    make_client: ClientFactory,
+) -> None:
+    """The whole chunked body (no length declared) lands in one read: the answer comes at
+    once, not after the server waited for more of a body that has ended."""
+    client = make_client(max_body_bytes=4096, body_timeout_s=30)
+    head = (
+        b"POST /sessions/s/memory HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+        b"content-type: application/json\r\ntransfer-encoding: chunked"
+    )
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (5000, b" " * 5000)
+    started = time.monotonic()
+    answer = read_all(raw_request(str(client.base_url), head, body))
+    assert answer.startswith(b"HTTP/1.1 413 ") and b'"error"' in answer
+    assert time.monotonic() - started < 5
+    assert client.get("/sessions").json() == []
+
+
 def test_slow_body_is_a_408_and_the_connection_closes(make_client: ClientFactory) -> None:
     client = make_client(body_timeout_s=0.5)
     head = (

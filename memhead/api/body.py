@@ -131,7 +131,8 @@ class BodyPolicy:
             message = await self._next(receive, deadline)
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                await self.drain(receive, deadline, seen)
+                if message.get("more_body", False):  # after the last part, none will come
+                    await self.drain(receive, deadline, seen)
                 raise PayloadTooLarge(self.too_large)
             done = not message.get("more_body", False)
             return message

@@ -87,11 +87,11 @@ def build_llm(
 
     ``sleep`` and ``rand`` replace the backoff's ``asyncio.sleep`` and jitter, for tests.
     """
-    from memhead.providers.openai import OpenAILLM, RetryPolicy, describe_endpoint, make_client
-
     model = _chat_model(settings)
     if model is None or not settings.llm_configured:
         return None
+    from memhead.providers.openai import OpenAILLM, RetryPolicy, describe_endpoint, make_client
+
     azure = _azure_llm(settings)
     return OpenAILLM(
         make_client(settings, azure=azure),
@@ -110,11 +110,11 @@ def build_embedder(
     rand: Callable[[], float] | None = None,
 ) -> OpenAIEmbedder | None:
     """An embedder over the configured connection (see the module doc), or None."""
-    from memhead.providers.openai import OpenAIEmbedder, RetryPolicy, describe_endpoint, make_client
-
     name = _embedding_model(settings, model)
     if name is None:
         return None
+    from memhead.providers.openai import OpenAIEmbedder, RetryPolicy, describe_endpoint, make_client
+
     azure = _azure_embedder(settings)
     return OpenAIEmbedder(
         make_client(settings, azure=azure),
