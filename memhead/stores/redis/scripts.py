@@ -27,6 +27,8 @@ PRELUDES: dict[str, tuple[str, ...]] = {
     "append": ("keys", "listing"),
     "put_session": ("keys", "listing"),
     "delete": ("keys", "listing"),
+    "import_session": ("keys", "listing"),
+    "import_messages": ("keys",),
 }
 
 
@@ -59,6 +61,13 @@ class Scripts:
     due_sessions: BatchedScript
     store_vector: BatchedScript
     requeue: BatchedScript
+    # data lifecycle (issue 20)
+    acquire_job: BatchedScript
+    release_job: BatchedScript
+    backfill_retention: BatchedScript
+    import_session: BatchedScript
+    import_messages: BatchedScript
+    import_summary: BatchedScript
 
 
 def register(client: Redis) -> Scripts:
