@@ -15,6 +15,7 @@ from typing import Protocol
 from memhead.embedding import EmbeddingWorker
 from memhead.metrics import Metrics
 from memhead.providers.base import LLM, Embedder
+from memhead.retention import RetentionSweeper
 from memhead.settings import Settings
 from memhead.stores import Store
 from memhead.worker import build_worker
@@ -34,8 +35,16 @@ def build_workers(
     embedder: Embedder | None,
     metrics: Metrics | None = None,
 ) -> list[Background]:
-    """The background workers the configuration calls for: compaction, embedding."""
-    workers: list[Background] = []
+    """The background workers the configuration calls for: compaction, embedding, and the
+    retention sweep (always: a session's own ``ttl`` applies without a default)."""
+    workers: list[Background] = [
+        RetentionSweeper(
+            store,
+            default_ttl_ms=settings.session_ttl_ms,
+            interval_s=settings.sweep_interval_s,
+            metrics=metrics,
+        )
+    ]
     if llm is not None:
         workers.append(build_worker(settings, store, llm, metrics))
     if embedder is not None:
