@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from memhead.api.native import ERRORS, tenant, tenant_first
 from memhead.api.tenancy import TenantResolver
@@ -19,7 +19,23 @@ from memhead.text import NAME_CHARS, NAME_PATTERN
 UserId = Annotated[str, Path(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)]
 
 
+EXPORT_EXAMPLE = (
+    '{"created_at":"2026-11-30T04:00:00.000+00:00","id":"chat-42","kind":"session",'
+    '"metadata":null,"namespace":"","tenant":"default","ttl":null,'
+    '"updated_at":"2026-11-30T04:00:05.000+00:00","user_id":"ada"}\n'
+    '{"content":"When does my blue kettle ship?","created_at":"2026-11-30T04:00:05.000+00:00",'
+    '"id":null,"kind":"message","metadata":null,"role":"user","seq":1,'
+    '"session_id":"chat-42","tenant":"default"}\n'
+)
+
+
 class ErasedOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"user_id": "ada", "sessions": 2, "messages": 31, "summaries": 1}]
+        }
+    )
+
     user_id: str
     sessions: int = Field(description="Sessions deleted, with everything of them.")
     messages: int = Field(description="Messages deleted with those sessions.")
@@ -69,7 +85,17 @@ class LifecycleEndpoints:
             self.export,
             methods=["GET"],
             response_class=StreamingResponse,
-            responses={200: {"content": {"application/x-ndjson": {}}, "description": "lines"}},
+            responses={
+                200: {
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {"type": "string"},
+                            "example": EXPORT_EXAMPLE,
+                        }
+                    },
+                    "description": "One JSON object per line",
+                }
+            },
         )
         return r
 

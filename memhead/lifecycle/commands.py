@@ -22,8 +22,6 @@ from memhead.settings import Settings
 from memhead.startup import opened_store
 from memhead.stores.sqlite import path_from_url
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
 
 def _bar(total: int | None, unit: str) -> tqdm[Any]:
     """A progress bar on stderr, only when stderr is a terminal."""
@@ -105,7 +103,7 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Subparsers) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``export``, ``import``, ``erase`` and ``backup`` to ``memhead``'s commands."""
     export = sub.add_parser("export", help="write sessions as JSON lines to stdout")
     export.add_argument("--tenant", help="only this tenant (default: every tenant)")
