@@ -36,15 +36,18 @@ def build_workers(
     metrics: Metrics | None = None,
 ) -> list[Background]:
     """The background workers the configuration calls for: compaction, embedding, and the
-    retention sweep (always: a session's own ``ttl`` applies without a default)."""
-    workers: list[Background] = [
-        RetentionSweeper(
-            store,
-            default_ttl_ms=settings.session_ttl_ms,
-            interval_s=settings.sweep_interval_s,
-            metrics=metrics,
+    retention sweep (when ``MEMHEAD_SESSION_TTL`` is set; it also enforces sessions' own
+    ``ttl``)."""
+    workers: list[Background] = []
+    if settings.session_ttl_ms is not None:
+        workers.append(
+            RetentionSweeper(
+                store,
+                default_ttl_ms=settings.session_ttl_ms,
+                interval_s=settings.sweep_interval_s,
+                metrics=metrics,
+            )
         )
-    ]
     if llm is not None:
         workers.append(build_worker(settings, store, llm, metrics))
     if embedder is not None:
