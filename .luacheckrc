@@ -10,3 +10,5 @@ files["memhead/stores/redis/lua/listing.lua"] = { unused = false, read_globals =
 files["memhead/stores/redis/lua/append.lua"] = { read_globals = prelude }
 files["memhead/stores/redis/lua/put_session.lua"] = { read_globals = prelude }
 files["memhead/stores/redis/lua/delete.lua"] = { read_globals = prelude }
+files["memhead/stores/redis/lua/import_session.lua"] = { read_globals = prelude }
+files["memhead/stores/redis/lua/import_messages.lua"] = { read_globals = prelude }

@@ -15,6 +15,7 @@ from memhead.api.compat import motorhead_routes
 from memhead.api.cors import with_cors
 from memhead.api.docs import SwaggerDocs
 from memhead.api.edge import EdgeMiddleware, MemheadApp
+from memhead.api.lifecycle import lifecycle_router
 from memhead.api.native import native_router
 from memhead.api.openapi import install_openapi
 from memhead.api.ops import OpsEndpoints
@@ -119,6 +120,7 @@ def create_app(
     )
     app.include_router(native_router(service, search, tenant_of))
     app.include_router(store_router(items, tenant_of))
+    app.include_router(lifecycle_router(store, tenant_of))
     app.router.routes.extend(console_routes())
     app.router.routes.extend(mcp_routes(mcp, tenant_of, host=settings.host))
     install_error_handlers(app)

@@ -16,6 +16,7 @@ from memhead.embedding import EmbeddingWorker
 from memhead.items.sweep import ItemSweeper
 from memhead.metrics import Metrics
 from memhead.providers.base import LLM, Embedder
+from memhead.retention import RetentionSweeper
 from memhead.settings import Settings
 from memhead.stores import Store
 from memhead.worker import build_worker
@@ -36,9 +37,16 @@ def build_workers(
     metrics: Metrics | None = None,
 ) -> list[Background]:
     """The background workers the configuration calls for: compaction, embedding, and
-    always the sweep of expired memory items."""
+    always the sweeps of expired memory items and of sessions past their TTL (the default
+    ``MEMHEAD_SESSION_TTL``, or a session's own ``ttl``)."""
     workers: list[Background] = [
-        ItemSweeper(store, interval_s=settings.item_sweep_interval_s, metrics=metrics)
+        ItemSweeper(store, interval_s=settings.item_sweep_interval_s, metrics=metrics),
+        RetentionSweeper(
+            store,
+            default_ttl_ms=settings.session_ttl_ms,
+            interval_s=settings.sweep_interval_s,
+            metrics=metrics,
+        ),
     ]
     if llm is not None:
         workers.append(build_worker(settings, store, llm, metrics))

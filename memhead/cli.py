@@ -19,6 +19,7 @@ from memhead import __version__
 from memhead.background import background, build_workers
 from memhead.banner import SUMMARIES_OFF, describe
 from memhead.errors import ConfigError
+from memhead.lifecycle.commands import add_parsers as add_lifecycle_parsers
 from memhead.listening import listen
 from memhead.logs import configure_logging
 from memhead.migrate import open_source
@@ -80,7 +81,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     llm, embedder = build_providers(settings)
-    if llm is None and embedder is None:
+    if llm is None and embedder is None and settings.session_ttl is None:
         print(f"memhead: nothing to do: {SUMMARIES_OFF}", file=sys.stderr)
         return 2
     return asyncio.run(_run_worker(settings, llm, embedder))
@@ -243,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"tenant to import into (default: {DEFAULT_TENANT})",
     )
     migrate.set_defaults(run=_migrate)
+    add_lifecycle_parsers(sub)
     return parser
 
 

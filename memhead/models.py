@@ -62,6 +62,9 @@ class Session:
     last_error: str | None = None
     attempts: int = 0
     next_attempt_at: int | None = None
+    ttl_ms: int | None = None
+    """Retention: deleted once not written for this long; ``None``: the store-wide default
+    (``MEMHEAD_SESSION_TTL``), ``0``: never."""
 
     @property
     def unsummarized(self) -> int:
@@ -74,6 +77,8 @@ class SessionPatch:
 
     user_id: str | None = None
     metadata: JSONObject | None = None
+    ttl_ms: int | None = None
+    """``0``: never expires; ``-1``: back to the default; ``None``: unchanged."""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,9 @@ where both are set (the first name in each alias list is preferred).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -18,6 +20,9 @@ from memhead.errors import ConfigError
 from memhead.items.checks import MAX_TTL_MINUTES
 from memhead.items.paths import parse, split_top_level
 from memhead.redact import redact_url
+
+DURATION = re.compile(r"(\d+)\s*([dhms]?)")
+UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "seconds"}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -163,6 +168,40 @@ class Settings(BaseSettings):
     """Seconds between sweeps that delete expired memory items."""
     item_max_bytes: int = Field(65_536, ge=64, validation_alias=_env("MEMHEAD_ITEM_MAX_BYTES"))
     """Bytes one memory item's value may take as compact JSON."""
+
+    # -- data lifecycle (issue 20) -----------------------------------------------------
+    session_ttl: timedelta | None = Field(None, validation_alias=_env("MEMHEAD_SESSION_TTL"))
+    """Delete a session (with its messages, summary and vectors) once it has not been written
+    for this long: ``30d``, ``12h``, ``90m``, ``45s``, seconds (``3600``) or ISO 8601
+    (``P30D``). Unset: sessions are kept until deleted. A session's own ``ttl`` (native
+    ``PUT /api/v1/sessions/{id}``) wins."""
+    sweep_interval_s: float = Field(60.0, gt=0, validation_alias=_env("MEMHEAD_SWEEP_INTERVAL"))
+    """Seconds between retention sweeps (one process sweeps at a time)."""
+
+    @field_validator("session_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """``30d`` / ``12h`` / ``90m`` / ``45s`` besides what pydantic reads (seconds, ISO
+        8601): the short form is what people write, and pydantic has no parser for it."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            match = DURATION.fullmatch(value.strip())
+            if match:
+                return timedelta(**{UNITS[match[2]]: int(match[1])})
+        return value
+
+    @field_validator("session_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("a retention period must be positive")
+        return value
+
+    @property
+    def session_ttl_ms(self) -> int | None:
+        """``session_ttl`` in milliseconds (``None``: keep sessions)."""
+        return None if self.session_ttl is None else int(self.session_ttl.total_seconds() * 1000)
 
     @field_validator("store_url", "redis_url", "llm_base_url", "azure_api_base")
     @classmethod

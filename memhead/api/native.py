@@ -153,8 +153,9 @@ class NativeEndpoints:
     async def put_session(
         self, request: Request, session_id: SessionId, body: SessionIn
     ) -> SessionOut:
-        """Create a session or update its `user_id` / `metadata` (fields left out are kept)."""
-        patch = SessionPatch(user_id=body.user_id, metadata=body.metadata)
+        """Create a session or update its `user_id` / `metadata` / `ttl` (fields left out are
+        kept)."""
+        patch = SessionPatch(user_id=body.user_id, metadata=body.metadata, ttl_ms=body.ttl_ms())
         key = await self._key(request, session_id)
         return SessionOut.of(await self.service.put_session(key, patch))
 

@@ -180,6 +180,20 @@ class SessionIn(BaseModel):
 
     user_id: Name | None = None
     metadata: Metadata | None = None
+    ttl: int | None = Field(
+        None,
+        ge=0,
+        le=100 * 365 * 86_400,
+        description="Retention: delete the session once not written for this many seconds; "
+        "0: never; null: back to the server's default (`MEMHEAD_SESSION_TTL`); left out: "
+        "unchanged.",
+    )
+
+    def ttl_ms(self) -> int | None:
+        """The patch's ``ttl_ms``: ``None`` (unchanged) unless ``ttl`` was sent; -1 for null."""
+        if "ttl" not in self.model_fields_set:
+            return None
+        return -1 if self.ttl is None else self.ttl * 1000
 
 
 class SessionOut(BaseModel):
@@ -194,6 +208,11 @@ class SessionOut(BaseModel):
     message_count: int
     upto_seq: int = Field(description="The summary covers every message with seq <= upto_seq.")
     last_error: str | None = Field(description="The last compaction failure, until one succeeds.")
+    ttl: int | None = Field(
+        None,
+        description="The session's own retention in seconds (0: never); null: the server's "
+        "default.",
+    )
 
     @classmethod
     def of(cls, s: Session) -> SessionOut:
@@ -207,6 +226,7 @@ class SessionOut(BaseModel):
             message_count=s.last_seq,
             upto_seq=s.upto_seq,
             last_error=s.last_error,
+            ttl=None if s.ttl_ms is None else s.ttl_ms // 1000,
         )
 
 

@@ -251,3 +251,49 @@ class InstrumentedStore(InstrumentedItems):
     async def tenant_for_key(self, key_hash: str) -> str | None:
         with self._timed("tenant_for_key"):
             return await self.store.tenant_for_key(key_hash)
+
+    # -- Data lifecycle (issue 20): Retention, Transfer ----------------------------------
+
+    async def expired_sessions(
+        self, *, now: int, default_ttl_ms: int | None, limit: int
+    ) -> list[SessionKey]:
+        with self._timed("expired_sessions"):
+            return await self.store.expired_sessions(
+                now=now, default_ttl_ms=default_ttl_ms, limit=limit
+            )
+
+    async def expire_session(
+        self, key: SessionKey, *, now: int, default_ttl_ms: int | None
+    ) -> bool:
+        with self._timed("expire_session"):
+            return await self.store.expire_session(key, now=now, default_ttl_ms=default_ttl_ms)
+
+    async def acquire_job(self, name: str, *, owner: str, now: int, ttl_ms: int) -> bool:
+        with self._timed("acquire_job"):
+            return await self.store.acquire_job(name, owner=owner, now=now, ttl_ms=ttl_ms)
+
+    async def release_job(self, name: str, *, owner: str) -> None:
+        with self._timed("release_job"):
+            await self.store.release_job(name, owner=owner)
+
+    async def tenants(self) -> list[str]:
+        with self._timed("tenants"):
+            return await self.store.tenants()
+
+    async def import_session(self, key: SessionKey, session: Session) -> None:
+        with self._timed("import_session"):
+            await self.store.import_session(key, session)
+
+    async def import_messages(
+        self, key: SessionKey, messages: Sequence[Message], *, window: int
+    ) -> int:
+        with self._timed("import_messages"):
+            return await self.store.import_messages(key, messages, window=window)
+
+    async def import_summary(
+        self, key: SessionKey, *, summary: str | None, upto_seq: int, tokens: int, window: int
+    ) -> None:
+        with self._timed("import_summary"):
+            await self.store.import_summary(
+                key, summary=summary, upto_seq=upto_seq, tokens=tokens, window=window
+            )

@@ -27,6 +27,7 @@ from memhead.models import (
     SessionKey,
     SessionPatch,
 )
+from memhead.stores.data_roles import Retention, Transfer
 from memhead.stores.item_roles import ItemStore
 
 
@@ -230,6 +231,15 @@ class CompactionStore(Sessions, CompactionQueue, Protocol):
 
 
 class Store(
-    Lifecycle, Sessions, CompactionQueue, SearchIndex, EmbeddingQueue, KeyStore, ItemStore, Protocol
+    Lifecycle,
+    Sessions,
+    CompactionQueue,
+    SearchIndex,
+    EmbeddingQueue,
+    KeyStore,
+    ItemStore,
+    Retention,
+    Transfer,
+    Protocol,
 ):
     """Everything a backend implements (``SqliteStore``, ``RedisStore``)."""

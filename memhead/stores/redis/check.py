@@ -27,6 +27,7 @@ async def check(client: Redis, keys: Keys) -> list[str]:
     session_prefix = f"{keys.prefix}:session:"
     async for session_key in _scan(client, session_prefix + "*"):
         problems += await _check_session(client, keys, session_key[len(session_prefix) :])
+    problems += await _retention_orphans(client, keys)
     for kind, owner in (("msg", "session"), ("vec", "msg")):
         orphans = await _orphans(client, keys.prefix, kind, owner)
         if orphans:
@@ -35,11 +36,12 @@ async def check(client: Redis, keys: Keys) -> list[str]:
 
 
 async def _check_session(client: Redis, keys: Keys, tag: str) -> list[str]:
-    last, upto, owner, until = await client.hmget(
-        f"{keys.prefix}:session:{tag}", ["last_seq", "upto_seq", "lease_owner", "lease_until"]
+    last, upto, owner, until, ttl = await client.hmget(
+        f"{keys.prefix}:session:{tag}",
+        ["last_seq", "upto_seq", "lease_owner", "lease_until", "ttl_ms"],
     )
     last_seq, upto_seq = int(last or 0), int(upto or 0)
-    problems = []
+    problems = await _retention_entry(client, keys, tag, ttl)
     if upto_seq > last_seq:
         problems.append(f"session {tag}: upto_seq {upto_seq} > last_seq {last_seq}")
     if (owner is None) != (until is None):
@@ -67,3 +69,32 @@ async def _orphans(client: Redis, prefix: str, kind: str, owner: str) -> int:
         if not await client.exists(owner_key):
             count += 1
     return count
+
+
+async def _retention_entry(
+    client: Redis, keys: Keys, tag: str, ttl: bytes | str | None
+) -> list[str]:
+    """A session is in ``written`` (no TTL of its own), ``expires`` (a positive one) or
+    neither (0: never), never in the wrong one."""
+    if not await client.exists(keys.retention_ready()):
+        return []  # not indexed yet: the next setup does it
+    member = tag[1:-1]
+    written = await client.zscore(keys.written(), member) is not None
+    expires = await client.zscore(keys.expires(), member) is not None
+    want = (ttl is None, ttl is not None and int(ttl) > 0)
+    if (written, expires) != want:
+        return [f"session {tag}: retention entry (written {written}, expires {expires}) wrong"]
+    return []
+
+
+async def _retention_orphans(client: Redis, keys: Keys) -> list[str]:
+    problems = []
+    for zset in (keys.written(), keys.expires()):
+        orphans = 0
+        async for member, _ in client.zscan_iter(zset, count=1000):
+            name = member.decode() if isinstance(member, bytes) else member
+            if not await client.exists(f"{keys.prefix}:session:{{{name}}}"):
+                orphans += 1
+        if orphans:
+            problems.append(f"{orphans} {zset} entries belong to no session")
+    return problems

@@ -82,6 +82,7 @@ def session(h: Mapping[bytes, bytes]) -> Session:
         last_error=text(h.get(b"last_error")),
         attempts=int(h[b"attempts"]),
         next_attempt_at=integer(h.get(b"next_attempt_at")),
+        ttl_ms=integer(h.get(b"ttl_ms")),
     )
 
 

@@ -17,6 +17,13 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:embedding_space                       string: JSON {model, dimensions} of the vectors
     P:embedding_reset                       string: set while a reset of the vectors runs
     P:schema                                string: layout version
+    P:written                               zset: due member per session without its own
+                                            TTL, score updated_at (retention)
+    P:expires                               zset: due member per session with its own TTL,
+                                            score updated_at + TTL (retention)
+    P:job:<name>                            string: the owner of a store-wide job's lease
+    P:retention_ready                       string: set once every older session is in
+                                            written/expires (``retention.backfill``)
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -246,7 +253,31 @@ class Keys:
             self.due(),
             self.recent(key.tenant),
             self.embed(),
+            self.written(),
+            self.expires(),
         ]
+
+    # -- data lifecycle (issue 20) -----------------------------------------------------
+
+    def written(self) -> str:
+        """Sessions that expire by the default TTL, by last write (``updated_at``)."""
+        return f"{self.prefix}:written"
+
+    def expires(self) -> str:
+        """Sessions with their own positive TTL, by expiry time."""
+        return f"{self.prefix}:expires"
+
+    def job(self, name: str) -> str:
+        """The lease of a store-wide job (the retention sweep)."""
+        return f"{self.prefix}:job:{q(name)}"
+
+    def retention_ready(self) -> str:
+        """Set once the sessions stored before retention existed are indexed for it."""
+        return f"{self.prefix}:retention_ready"
+
+    def recent_base(self) -> str:
+        """A tenant's recent listing is this base followed by ``q(tenant)``."""
+        return f"{self.prefix}:recent:"
 
     def api_key(self, key_hash: str) -> str:
         """Hash: an API key's record, under the SHA-256 of the key."""

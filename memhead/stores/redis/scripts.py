@@ -27,6 +27,8 @@ PRELUDES: dict[str, tuple[str, ...]] = {
     "append": ("keys", "listing"),
     "put_session": ("keys", "listing"),
     "delete": ("keys", "listing"),
+    "import_session": ("keys", "listing"),
+    "import_messages": ("keys",),
 }
 
 
@@ -65,6 +67,13 @@ class Scripts:
     refresh_items: BatchedScript
     store_item_vector: BatchedScript
     requeue_item: BatchedScript
+    # data lifecycle (issue 20)
+    acquire_job: BatchedScript
+    release_job: BatchedScript
+    backfill_retention: BatchedScript
+    import_session: BatchedScript
+    import_messages: BatchedScript
+    import_summary: BatchedScript
 
 
 def register(client: Redis) -> Scripts:

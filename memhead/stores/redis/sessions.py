@@ -94,7 +94,7 @@ async def get_session(db: Db, key: SessionKey) -> Session | None:
 async def put_session(db: Db, key: SessionKey, patch: SessionPatch, now: int) -> Session:
     k = db.keys
     reply = await db.scripts.put_session(
-        keys=[k.session(key), k.recent(key.tenant)],
+        keys=[k.session(key), k.recent(key.tenant), k.written(), k.expires()],
         args=[
             k.namespace_base(key.tenant),
             k.user_base(key.tenant),
@@ -104,6 +104,8 @@ async def put_session(db: Db, key: SessionKey, patch: SessionPatch, now: int) ->
             now,
             *f.flag(patch.user_id),
             f.dump(patch.metadata),
+            k.due_member(key),
+            "" if patch.ttl_ms is None else patch.ttl_ms,
         ],
     )
     return f.session(f.pairs(reply))

@@ -14,7 +14,7 @@ from memhead.models import JSONObject, Message, Session
 SESSION_COLUMNS = (
     "sid, id, namespace, user_id, metadata, created_at, updated_at, last_seq, summary, "
     "upto_seq, summary_version, tokens, last_compacted_at, last_error, attempts, "
-    "next_attempt_at"
+    "next_attempt_at, ttl_ms"
 )
 MESSAGE_COLUMNS = "seq, role, content, created_at, client_id, metadata"
 JOINED_MESSAGE_COLUMNS = "m.seq, m.role, m.content, m.created_at, m.client_id, m.metadata"
@@ -57,6 +57,7 @@ def session(row: sqlite3.Row) -> Session:
         last_error=row[13],
         attempts=row[14],
         next_attempt_at=row[15],
+        ttl_ms=row[16],
     )
 
 

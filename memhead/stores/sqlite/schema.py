@@ -111,6 +111,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX item_vectors_tenant ON item_vectors (tenant, vseq);
     """,
+    # -- data lifecycle (issue 20): retention ------------------------------------------
+    # ttl_ms: NULL = the default TTL, 0 = never. The two partial indexes answer the sweep's
+    # two questions (expired by the default, expired by their own TTL) without a scan.
+    """
+    ALTER TABLE sessions ADD COLUMN ttl_ms INTEGER;
+    CREATE INDEX sessions_written ON sessions (updated_at) WHERE ttl_ms IS NULL;
+    CREATE INDEX sessions_expiry ON sessions (updated_at + ttl_ms) WHERE ttl_ms > 0;
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL
+    );
+    """,
 ]
 
 

@@ -187,18 +187,22 @@ def put_session(
 ) -> Session:
     with writing(conn):
         conn.execute(
-            """INSERT INTO sessions (tenant, id, user_id, metadata, created_at, updated_at)
-            VALUES (:tenant, :id, :user_id, :metadata, :now, :now)
+            """INSERT INTO sessions (tenant, id, user_id, metadata, created_at, updated_at,
+                ttl_ms)
+            VALUES (:tenant, :id, :user_id, :metadata, :now, :now, :ttl)
             ON CONFLICT (tenant, id) DO UPDATE SET
                 user_id = coalesce(excluded.user_id, user_id),
                 metadata = coalesce(excluded.metadata, metadata),
-                updated_at = excluded.updated_at""",
+                updated_at = excluded.updated_at,
+                ttl_ms = CASE WHEN :set_ttl THEN excluded.ttl_ms ELSE ttl_ms END""",
             {
                 "tenant": key.tenant,
                 "id": key.session_id,
                 "user_id": patch.user_id,
                 "metadata": rows.dump(patch.metadata),
                 "now": now,
+                "ttl": None if patch.ttl_ms is None or patch.ttl_ms < 0 else patch.ttl_ms,
+                "set_ttl": patch.ttl_ms is not None,
             },
         )
         session = get_session(conn, key)
@@ -214,14 +218,19 @@ def delete_session(conn: sqlite3.Connection, key: SessionKey) -> bool:
         ).fetchone()
         if row is None:
             return False
-        sid = {"sid": row[0]}
-        conn.execute(
-            "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE sid = :sid)",
-            sid,
-        )
-        conn.execute("DELETE FROM messages WHERE sid = :sid", sid)
-        conn.execute("DELETE FROM vectors WHERE sid = :sid", sid)
+        delete_contents(conn, row[0])
     return True
+
+
+def delete_contents(conn: sqlite3.Connection, sid: int) -> None:
+    """Delete the messages, keyword rows and vectors of a session (row ``sid``)."""
+    args = {"sid": sid}
+    conn.execute(
+        "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE sid = :sid)",
+        args,
+    )
+    conn.execute("DELETE FROM messages WHERE sid = :sid", args)
+    conn.execute("DELETE FROM vectors WHERE sid = :sid", args)
 
 
 def list_namespace(

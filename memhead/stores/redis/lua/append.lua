@@ -1,4 +1,4 @@
--- KEYS: session, client-id index, due, recent listing, embedding backlog
+-- KEYS: session, client-id index, due, recent listing, embedding backlog, written, expires
 -- ARGV: message prefix, namespace base, user base, due member, tenant, session id,
 --       fresh incarnation, now, window, namespace, has namespace, context, has context,
 --       tenant tag, session tag,
@@ -10,16 +10,17 @@
 -- by one HSET, so the search indexes index it once, at once.
 -- Uses keys.lua and listing.lua (scripts.py puts them before this file).
 local skey, cids, due, embed = KEYS[1], KEYS[2], KEYS[3], KEYS[5]
-local L = {ns = ARGV[2], recent = KEYS[4], user = ARGV[3], id = ARGV[6]}
+local L = {ns = ARGV[2], recent = KEYS[4], user = ARGV[3], id = ARGV[6], written = KEYS[6],
+  expires = KEYS[7], due = ARGV[4]}
 local now = ARGV[8]
 local s = redis.call('HMGET', skey, 'incarnation', 'namespace', 'updated_at', 'user_id',
-  'last_seq', 'upto_seq')
+  'last_seq', 'upto_seq', 'ttl_ms')
 if s[1] then
   unlist(L, s[2], s[3], s[4])
 else
   local ns = ARGV[11] == '1' and ARGV[10] or ''
   create(skey, ARGV[5], ARGV[6], ARGV[7], ns, now)
-  s = {ARGV[7], ns, now, false, '0', '0'}
+  s = {ARGV[7], ns, now, false, '0', '0', false}
 end
 local first = tonumber(s[5])
 local last = first
@@ -54,7 +55,7 @@ if ARGV[13] == '1' then
   redis.call('HSET', skey, 'summary', ARGV[12])
   redis.call('HINCRBY', skey, 'summary_version', 1)
 end
-enlist(L, ns, updated_at, s[4])
+enlist(L, ns, updated_at, s[4], s[7])
 if last - tonumber(s[6]) > tonumber(ARGV[9]) and not redis.call('ZSCORE', due, ARGV[4]) then
   redis.call('ZADD', due, now, ARGV[4])
 end

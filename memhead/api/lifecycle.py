@@ -1,0 +1,104 @@
+"""The data lifecycle's routes under ``/api/v1``: erasing a user and exporting a tenant's
+(or a user's) data as JSON lines. Thin adapters over ``memhead.lifecycle``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from memhead.api.native import ERRORS, tenant, tenant_first
+from memhead.api.tenancy import TenantResolver
+from memhead.lifecycle.erase import erase_user
+from memhead.lifecycle.export import export_lines
+from memhead.stores.roles import Sessions
+from memhead.text import NAME_CHARS, NAME_PATTERN
+
+UserId = Annotated[str, Path(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)]
+
+
+EXPORT_EXAMPLE = (
+    '{"created_at":"2026-11-30T04:00:00.000+00:00","id":"chat-42","kind":"session",'
+    '"metadata":null,"namespace":"","tenant":"default","ttl":null,'
+    '"updated_at":"2026-11-30T04:00:05.000+00:00","user_id":"ada"}\n'
+    '{"content":"When does my blue kettle ship?","created_at":"2026-11-30T04:00:05.000+00:00",'
+    '"id":null,"kind":"message","metadata":null,"role":"user","seq":1,'
+    '"session_id":"chat-42","tenant":"default"}\n'
+)
+
+
+class ErasedOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"user_id": "ada", "sessions": 2, "messages": 31, "summaries": 1}]
+        }
+    )
+
+    user_id: str
+    sessions: int = Field(description="Sessions deleted, with everything of them.")
+    messages: int = Field(description="Messages deleted with those sessions.")
+    summaries: int = Field(description="Summaries deleted with those sessions.")
+
+
+class LifecycleEndpoints:
+    def __init__(self, store: Sessions, tenant_of: TenantResolver) -> None:
+        self.store = store
+        self.tenant_of = tenant_of
+
+    async def erase_user(self, request: Request, user_id: UserId) -> ErasedOut:
+        """Delete every session of a user with everything derived from it (messages,
+        summaries, vectors, search entries, listings). Idempotent: erasing again answers
+        zeros."""
+        erased = await erase_user(self.store, tenant(request), user_id)
+        return ErasedOut(
+            user_id=user_id,
+            sessions=erased.sessions,
+            messages=erased.messages,
+            summaries=erased.summaries,
+        )
+
+    async def export(
+        self,
+        request: Request,
+        user_id: Annotated[
+            str | None, Query(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)
+        ] = None,
+    ) -> StreamingResponse:
+        """The caller's tenant (or one user of it) as JSON lines, streamed: a `session`
+        line, its `message` lines by seq, its `summary` line, session after session (the
+        format of `memhead export`, which `memhead import` reads)."""
+        lines = export_lines(self.store, tenant(request), user_id=user_id)
+        return StreamingResponse(lines, media_type="application/x-ndjson")
+
+    def router(self) -> APIRouter:
+        r = APIRouter(
+            prefix="/api/v1",
+            tags=["native"],
+            responses=ERRORS,
+            route_class=tenant_first(self.tenant_of),
+        )
+        r.add_api_route("/users/{user_id}", self.erase_user, methods=["DELETE"])
+        r.add_api_route(
+            "/export",
+            self.export,
+            methods=["GET"],
+            response_class=StreamingResponse,
+            responses={
+                200: {
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {"type": "string"},
+                            "example": EXPORT_EXAMPLE,
+                        }
+                    },
+                    "description": "One JSON object per line",
+                }
+            },
+        )
+        return r
+
+
+def lifecycle_router(store: Sessions, tenant_of: TenantResolver) -> APIRouter:
+    return LifecycleEndpoints(store, tenant_of).router()
