@@ -7,8 +7,6 @@ where both are set (the first name in each alias list is preferred).
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,11 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memhead.errors import ConfigError
 from memhead.items.checks import MAX_TTL_MINUTES
-from memhead.items.paths import parse, split_top_level
 from memhead.redact import redact_url
-
-DURATION = re.compile(r"(\d+)\s*([dhms]?)")
-UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "seconds"}
+from memhead.settings_values import ItemSettings, item_paths, short_duration
 
 
 def _env(*names: str) -> AliasChoices:
@@ -183,13 +178,7 @@ class Settings(BaseSettings):
     def _duration(cls, value: object) -> object:
         """``30d`` / ``12h`` / ``90m`` / ``45s`` besides what pydantic reads (seconds, ISO
         8601): the short form is what people write, and pydantic has no parser for it."""
-        if isinstance(value, str):
-            if not value.strip():
-                return None
-            match = DURATION.fullmatch(value.strip())
-            if match:
-                return timedelta(**{UNITS[match[2]]: int(match[1])})
-        return value
+        return short_duration(value)
 
     @field_validator("session_ttl")
     @classmethod
@@ -279,28 +268,6 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         azure = bool(self.azure_api_key and self.azure_api_base and self.azure_deployment_id)
         return azure or bool(self.llm_api_key or self.llm_base_url)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemSettings:
-    """The defaults and limits of memory items (``ItemService``)."""
-
-    index: tuple[str, ...] = ("$",)
-    """Paths indexed when a put names none (empty: not indexed)."""
-    ttl_minutes: float | None = None
-    refresh_ttl: bool = True
-    max_bytes: int = 65_536
-
-
-def item_paths(spec: str) -> list[str]:
-    """``MEMHEAD_ITEM_INDEX`` as a list of paths; ``ValueError`` naming a malformed one."""
-    found = [p for p in split_top_level(spec) if p]
-    for path in found:
-        try:
-            parse(path)
-        except ValueError as exc:
-            raise ValueError(f"path {path!r}: {exc}") from None
-    return found
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -9,7 +9,8 @@ import pytest
 
 from memhead.errors import ConfigError, InvalidRequest
 from memhead.items import checks, paths
-from memhead.settings import ItemSettings, load_settings
+from memhead.settings import load_settings
+from memhead.settings_values import ItemSettings
 
 VALUE: dict[str, Any] = {
     "text": "Ada prefers a blue kettle",

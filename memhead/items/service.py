@@ -23,7 +23,7 @@ from memhead.items import checks, paths
 from memhead.items.namespaces import Condition, literal_prefix, select
 from memhead.models import Item, ItemHit, ItemKey, JSONObject, Namespace, NewItem, now_ms
 from memhead.providers.base import Embedder
-from memhead.settings import ItemSettings
+from memhead.settings_values import ItemSettings
 from memhead.stores.item_roles import ItemStore
 from memhead.stores.roles import EmbeddingQueue
 
