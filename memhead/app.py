@@ -68,7 +68,7 @@ def create_app(
     # import, which only a process serving HTTP should pay (not `memhead keys`, `worker`...).
     from memhead.mcp.server import build_mcp
     from memhead.mcp.server import http_routes as mcp_routes
-    from memhead.mcp.tools import http_tenant
+    from memhead.mcp.tenants import http_tenant
 
     service = memory_service(settings, store)
     search = SearchService(store, embedder)

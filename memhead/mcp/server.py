@@ -19,7 +19,8 @@ from memhead.api.responses import error_response
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import MemheadError
 from memhead.items.service import ItemService
-from memhead.mcp.tools import TENANT_STATE, MemoryTools, TenantOf
+from memhead.mcp.tenants import TENANT_STATE, TenantOf
+from memhead.mcp.tools import MemoryTools
 from memhead.memory import MemoryService
 from memhead.search import SearchService
 

@@ -11,7 +11,7 @@ from memhead.app import memory_service
 from memhead.background import background, build_workers
 from memhead.items.service import ItemService
 from memhead.mcp.server import build_mcp
-from memhead.mcp.tools import fixed_tenant
+from memhead.mcp.tenants import fixed_tenant
 from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.startup import build_providers, opened_store

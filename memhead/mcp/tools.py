@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -15,10 +15,9 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
-from starlette.requests import Request
 
 from memhead.api.schemas import to_datetime
-from memhead.errors import MemheadError, Unauthorized
+from memhead.errors import MemheadError
 from memhead.items.service import ItemService
 from memhead.mcp.memories import (
     DEFAULT_NAMESPACE,
@@ -38,38 +37,13 @@ from memhead.mcp.results import (
     SessionInfo,
     Sessions,
 )
+from memhead.mcp.tenants import TenantOf
 from memhead.memory import MemoryService
 from memhead.models import Message, NewMessage, SearchScope
 from memhead.search import Mode, SearchService
 from memhead.text import QUERY_CHARS, Name, Role, Text
 
-TenantOf = Callable[[Context[Any, Any]], Awaitable[str]]
-"""Which tenant a tool call acts for."""
-
 SessionId = Annotated[str, Field(description="The conversation's id, exactly as stored.")]
-
-
-def fixed_tenant(tenant: str) -> TenantOf:
-    """stdio: every call acts for the tenant the command line named."""
-
-    async def of(ctx: Context[Any, Any]) -> str:
-        return tenant
-
-    return of
-
-
-TENANT_STATE = "memhead_tenant"
-"""Where the ``/mcp`` route (``memhead.mcp.server.TenantGate``) leaves the tenant of the
-request it let in, in the request's state."""
-
-
-async def http_tenant(ctx: Context[Any, Any]) -> str:
-    """Streamable HTTP: the tenant the request's API key was resolved to at the door."""
-    request = ctx.request_context.request
-    tenant = getattr(request.state, TENANT_STATE, None) if isinstance(request, Request) else None
-    if not isinstance(tenant, str):
-        raise Unauthorized("this call came without an HTTP request that was let in")
-    return tenant
 
 
 @contextmanager
