@@ -24,7 +24,6 @@ import memhead.stores.redis.embedding as embedding
 import memhead.stores.redis.retention as retention
 import memhead.stores.redis.search as search
 import memhead.stores.redis.sessions as sessions
-import memhead.stores.redis.transfer as transfer
 from memhead.errors import ConfigError, SearchUnavailable
 from memhead.models import (
     ApiKey,
@@ -43,6 +42,7 @@ from memhead.stores.redis.fields import Db
 from memhead.stores.redis.indexes import Indexes
 from memhead.stores.redis.item_methods import RedisItems
 from memhead.stores.redis.keyspace import LAYOUT_VERSION, Keys
+from memhead.stores.redis.lifecycle_methods import RedisLifecycle
 from memhead.stores.redis.scripts import register
 
 NO_SEARCH = (
@@ -51,7 +51,7 @@ NO_SEARCH = (
 )
 
 
-class RedisStore(RedisItems):
+class RedisStore(RedisItems, RedisLifecycle):
     backend = "redis"
 
     def __init__(self, client: Redis, *, prefix: str = "memhead") -> None:
@@ -293,45 +293,3 @@ class RedisStore(RedisItems):
     @unavailable_as_503
     async def revoke_key(self, key_id: str, *, now: int) -> bool:
         return await api_keys.revoke_key(self._db, key_id, now)
-
-    # -- Data lifecycle (issue 20): Retention, Transfer ----------------------------------
-
-    @unavailable_as_503
-    async def expired_sessions(
-        self, *, now: int, default_ttl_ms: int | None, limit: int
-    ) -> list[SessionKey]:
-        return await retention.expired_sessions(self._db, now, default_ttl_ms, limit)
-
-    @unavailable_as_503
-    async def expire_session(
-        self, key: SessionKey, *, now: int, default_ttl_ms: int | None
-    ) -> bool:
-        return await retention.expire_session(self._db, key, now, default_ttl_ms)
-
-    @unavailable_as_503
-    async def acquire_job(self, name: str, *, owner: str, now: int, ttl_ms: int) -> bool:
-        return await retention.acquire_job(self._db, name, owner, now, ttl_ms)
-
-    @unavailable_as_503
-    async def release_job(self, name: str, *, owner: str) -> None:
-        await retention.release_job(self._db, name, owner)
-
-    @unavailable_as_503
-    async def tenants(self) -> list[str]:
-        return await transfer.tenants(self._db)
-
-    @unavailable_as_503
-    async def import_session(self, key: SessionKey, session: Session) -> None:
-        await transfer.import_session(self._db, key, session)
-
-    @unavailable_as_503
-    async def import_messages(
-        self, key: SessionKey, messages: Sequence[Message], *, window: int
-    ) -> int:
-        return await transfer.import_messages(self._db, key, messages, window)
-
-    @unavailable_as_503
-    async def import_summary(
-        self, key: SessionKey, *, summary: str | None, upto_seq: int, tokens: int, window: int
-    ) -> None:
-        await transfer.import_summary(self._db, key, summary, upto_seq, tokens, window)

@@ -20,10 +20,8 @@ import memhead.stores.sqlite.api_keys as api_keys
 import memhead.stores.sqlite.check as check
 import memhead.stores.sqlite.compaction as compaction
 import memhead.stores.sqlite.embedding as embedding
-import memhead.stores.sqlite.retention as retention
 import memhead.stores.sqlite.search as search
 import memhead.stores.sqlite.sessions as sessions
-import memhead.stores.sqlite.transfer as transfer
 from memhead.errors import ConfigError
 from memhead.models import (
     ApiKey,
@@ -40,6 +38,7 @@ from memhead.models import (
 from memhead.stores.sqlite.batches import BatchRunner, Checkpointer, writing
 from memhead.stores.sqlite.item_store import SqliteItems
 from memhead.stores.sqlite.item_vector_cache import ItemVectorCache
+from memhead.stores.sqlite.lifecycle_methods import SqliteLifecycle
 from memhead.stores.sqlite.schema import migrate
 
 T = TypeVar("T")
@@ -68,7 +67,7 @@ def _ping(conn: sqlite3.Connection) -> None:
         conn.execute("SELECT 1").fetchone()
 
 
-class SqliteStore(SqliteItems):
+class SqliteStore(SqliteItems, SqliteLifecycle):
     backend = "sqlite"
 
     def __init__(
@@ -277,37 +276,3 @@ class SqliteStore(SqliteItems):
 
     async def tenant_for_key(self, key_hash: str) -> str | None:
         return await self._run(api_keys.tenant_for_key, key_hash)
-
-    # -- Data lifecycle (issue 20): Retention, Transfer ----------------------------------
-
-    async def expired_sessions(
-        self, *, now: int, default_ttl_ms: int | None, limit: int
-    ) -> list[SessionKey]:
-        return await self._run(retention.expired_sessions, now, default_ttl_ms, limit)
-
-    async def expire_session(
-        self, key: SessionKey, *, now: int, default_ttl_ms: int | None
-    ) -> bool:
-        return await self._run(retention.expire_session, key, now, default_ttl_ms)
-
-    async def acquire_job(self, name: str, *, owner: str, now: int, ttl_ms: int) -> bool:
-        return await self._run(retention.acquire_job, name, owner, now, ttl_ms)
-
-    async def release_job(self, name: str, *, owner: str) -> None:
-        await self._run(retention.release_job, name, owner)
-
-    async def tenants(self) -> list[str]:
-        return await self._run(transfer.tenants)
-
-    async def import_session(self, key: SessionKey, session: Session) -> None:
-        await self._run(transfer.import_session, key, session)
-
-    async def import_messages(
-        self, key: SessionKey, messages: Sequence[Message], *, window: int
-    ) -> int:
-        return await self._run(transfer.import_messages, key, messages, window)
-
-    async def import_summary(
-        self, key: SessionKey, *, summary: str | None, upto_seq: int, tokens: int, window: int
-    ) -> None:
-        await self._run(transfer.import_summary, key, summary, upto_seq, tokens, window)
