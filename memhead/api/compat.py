@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from memhead.api.responses import describe_validation_errors, json_response
-from memhead.api.schemas import MotorheadPost, MotorheadRetrievalQuery
+from memhead.api.schemas_motorhead import MotorheadPost, MotorheadRetrievalQuery
 from memhead.api.tenancy import TenantResolver
 from memhead.errors import InvalidRequest
 from memhead.memory import MemoryService

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from memhead.api import examples
 from memhead.api.openapi_parts import content, operation, ref
-from memhead.api.schemas import (
-    ErrorBody,
+from memhead.api.schemas import ErrorBody
+from memhead.api.schemas_motorhead import (
     MotorheadHit,
     MotorheadMemory,
     MotorheadPost,
