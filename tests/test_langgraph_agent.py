@@ -135,33 +135,12 @@ def test_an_agent_updates_and_deletes_what_it_remembered(
         assert store.search(("memories", "carol")) == []
 
 
-QUICKSTART = """\
-from langchain.agents import create_agent
-from langmem import create_manage_memory_tool, create_search_memory_tool
-
-from memhead.integrations.langgraph import MemheadStore
-
-store = MemheadStore("http://localhost:8080")  # api_key="mh_..." when MEMHEAD_AUTH=required
-namespace = ("memories", "{user_id}")  # one namespace per user, filled in from the config
-agent = create_agent(
-    "openai:gpt-4.1-mini",
-    tools=[create_manage_memory_tool(namespace), create_search_memory_tool(namespace)],
-    store=store,
-)
-config = {"configurable": {"user_id": "alice"}}
-agent.invoke({"messages": [{"role": "user", "content": "I take my coffee black."}]}, config)
-
-# Later, in this process or any other: the memory is on the server.
-for item in store.search(("memories", "alice"), query="coffee"):
-    print(item.value["content"])
-"""
-"""The README's LangGraph quickstart (the README's own block is tested once it has one)."""
-
-
 def quickstart() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-    return next((b for b in blocks if "MemheadStore(" in b), QUICKSTART)
+    found = [b for b in blocks if "MemheadStore(" in b]
+    assert found, "the README has no LangGraph quickstart (a python block using MemheadStore)"
+    return found[0]
 
 
 def test_the_readme_quickstart_runs_as_written(
