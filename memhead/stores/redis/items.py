@@ -52,7 +52,11 @@ async def put_item(
         keys=db.keys.item_set(key),
         args=[
             *(now, key.tenant, ns_code(key.namespace), key.key, orjson.dumps(item.value)),
-            *("" if ttl is None else ttl, NEVER if expires_at is None else expires_at, uuid.uuid4().hex),
+            *(
+                "" if ttl is None else ttl,
+                NEVER if expires_at is None else expires_at,
+                uuid.uuid4().hex,
+            ),
             *("0" if text is None else "1", text or "", fold(text or "")),
             *(scope_tags(key.tenant, key.namespace), order(now, key.namespace, key.key)),
             "" if kept[0] is None else kept[0],
