@@ -58,7 +58,10 @@ class LifecycleEndpoints:
             list[str] | None,
             Query(
                 description="A namespace prefix, labels joined by dots (`users.ada`), whose "
-                "memory items are deleted too (items have no user); repeat it for several."
+                "memory items are deleted too (items have no user); repeat it for several.",
+                json_schema_extra={
+                    "items": {"type": "string", "pattern": checks.DOTTED_NAMESPACE_PATTERN}
+                },
             ),
         ] = None,
     ) -> ErasedOut:
