@@ -16,6 +16,15 @@ from memhead.stores.sqlite import SqliteStore
 from tests.lifecycle_helpers import W, assert_sound, memhead, store_env
 from tests.servers import MemheadProcess
 
+ITEMS = [  # put in this order; exported by namespace, then key
+    (["users", "ada"], "pref", {"text": "likes oolong tea"}, None),
+    (["users", "ada", "notes"], "a", {"text": "an aardvark note", "n": 1.5}, 60),
+    (["users", "ada"], "diet", {"text": "no peanuts ✓"}, 90.5),
+    (["users"], "z", {"text": "zither"}, None),
+]
+ITEM_ORDER = [(["users"], "z"), (["users", "ada"], "diet"), (["users", "ada"], "pref")]
+ITEM_ORDER.append((["users", "ada", "notes"], "a"))
+
 
 def load(url: str, session_id: str) -> MotorheadMemory:
     memory = MotorheadMemory(url=url, session_id=session_id, return_messages=True)
@@ -39,6 +48,9 @@ def seed(url: str, db: Path) -> None:
             {"role": "assistant", "content": "no id"},
         ]
         client.post("/api/v1/sessions/native%2Fone/messages", json={"messages": messages})
+        for namespace, key, value, ttl in ITEMS:
+            item = {"namespace": namespace, "key": key, "value": value, "ttl": ttl}
+            client.put("/store/items", json=item).raise_for_status()
 
     async def other_tenant() -> None:
         store = SqliteStore(str(db))
@@ -72,7 +84,16 @@ def test_sqlite_export_imported_into_redis_exports_the_same_file(
         context = load(a.url, "summed").context
     assert served.headers["content-type"] == "application/x-ndjson"
     records = [orjson.loads(line) for line in first.splitlines()]
-    assert {r["kind"] for r in records} == {"session", "message", "summary"}
+    assert {r["kind"] for r in records} == {"session", "message", "summary", "item"}
+    items = [r for r in records if r["kind"] == "item"]
+    assert [(r["namespace"], r["key"]) for r in items] == ITEM_ORDER
+    assert all(r["tenant"] == "default" for r in items)
+    kinds = [r["kind"] for r in records if r["tenant"] == "default"]
+    assert kinds[-4:] == ["item"] * 4 and "item" not in kinds[:-4]  # after the sessions
+    diet = items[1]
+    assert diet["ttl"] == 90.5 and diet["value"] == {"text": "no peanuts ✓"}
+    assert diet["expires_at"] > diet["updated_at"]  # same format: compared as text
+    assert items[0]["ttl"] is None and items[0]["expires_at"] is None
     assert served.content == b"".join(
         line + b"\n" for line in first.splitlines() if b'"tenant":"default"' in line
     )
@@ -80,7 +101,7 @@ def test_sqlite_export_imported_into_redis_exports_the_same_file(
     (tmp_path / "dump.jsonl").write_bytes(first)
     done = memhead(target, "import", str(tmp_path / "dump.jsonl"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert b"imported 4 session(s), 1220 new message(s)" in done.stdout
+    assert b"imported 4 session(s), 1220 new message(s), 4 item(s)" in done.stdout
     assert export(target, tmp_path) == first
     again = memhead(target, "import", str(tmp_path / "dump.jsonl"), cwd=tmp_path)
     assert b"0 new message(s)" in again.stdout  # idempotent
@@ -91,6 +112,9 @@ def test_sqlite_export_imported_into_redis_exports_the_same_file(
         b.wait_ready()
         assert {s: load(b.url, s).chat_memory.messages for s in before} == before
         assert load(b.url, "summed").context == context == "likes jazz"
+        search = {"namespace_prefix": ["users"], "query": "aardvark"}
+        found = httpx.post(b.url + "/store/items/search", json=search).json()["items"]
+        assert [(i["namespace"], i["key"]) for i in found] == [(["users", "ada", "notes"], "a")]
 
 
 def test_a_bad_line_is_named_and_the_lines_before_it_stay(tmp_path: Path) -> None:

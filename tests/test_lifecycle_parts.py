@@ -94,6 +94,21 @@ async def lines(*raw: bytes) -> AsyncIterator[bytes]:
             b'"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}',
             "'tenant' is missing or invalid",
         ),
+        (
+            b'{"kind":"item","tenant":"t","namespace":[],"key":"k","value":{},'
+            b'"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}',
+            "line 2: namespace",
+        ),
+        (
+            b'{"kind":"item","tenant":"t","namespace":["n"],"key":"k","value":[1],'
+            b'"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}',
+            "'value' is missing or invalid",
+        ),
+        (
+            b'{"kind":"item","tenant":"t","namespace":["n"],"key":"k","value":{},"ttl":-1,'
+            b'"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}',
+            "ttl must be more than 0",
+        ),
     ],
 )
 async def test_an_import_names_the_first_bad_line(store: Store, raw: bytes, reason: str) -> None:

@@ -126,6 +126,15 @@ def test_two_processes_sweep_each_expired_session_once(
     assert_sound(env, tmp_path)
 
 
+ITEMS = [
+    (["users", "erin-7f3a"], "pref"),
+    (["users", "erin-7f3a", "notes"], "n1"),
+    (["shared", "erin-7f3a"], "s"),
+    (["users", "olaf"], "kept"),
+]
+"""Memory items: erin's three are under the namespaces the erase names, olaf's is not."""
+
+
 @BACKENDS
 def test_erasing_a_user_leaves_nothing_of_them(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, fake: FakeOpenAI
@@ -139,11 +148,32 @@ def test_erasing_a_user_leaves_nothing_of_them(
         for session, owner in (("e1", user), ("e2", user), ("other", "olaf")):
             client.put(API + session, json={"user_id": owner}).raise_for_status()
             post(client, session, *(f"zebra{owner} {i}" for i in range(W + 3)))
+        for namespace, key in ITEMS:
+            item = {"namespace": namespace, "key": key, "value": {"text": f"zebra {key}"}}
+            client.put("/store/items", json=item).raise_for_status()
         for session in ("e1", "e2", "other"):
             wait_for(lambda s=session: settled(client, s), what=f"{session} settled")
-        erased = client.delete(f"/api/v1/users/{user}")
-        assert erased.json() == {"user_id": user, "sessions": 2, "messages": 14, "summaries": 2}
-        assert client.delete(f"/api/v1/users/{user}").json()["sessions"] == 0  # idempotent
+        bad = client.delete(f"/api/v1/users/{user}?namespace=users.{user}&namespace=users..x")
+        assert bad.status_code == 400 and "namespace" in bad.json()["error"]
+        assert client.get(API + "e1").status_code == 200  # nothing changed
+        where = f"/api/v1/users/{user}?namespace=users.{user}&namespace=shared.{user}"
+        erased = client.delete(where)
+        assert erased.json() == {
+            "user_id": user,
+            "sessions": 2,
+            "messages": 14,
+            "summaries": 2,
+            "items": 3,
+        }
+        assert client.delete(where).json() | {"user_id": ""} == {  # idempotent
+            "user_id": "",
+            "sessions": 0,
+            "messages": 0,
+            "summaries": 0,
+            "items": 0,
+        }
+        found = client.post("/store/items/search", json={"query": "zebra"}).json()["items"]
+        assert [(i["namespace"], i["key"]) for i in found] == [(["users", "olaf"], "kept")]
         for path in (API + "e1", API + "e2/summary"):
             assert client.get(path).status_code == 404
         assert client.get(API + "e1/memory").json()["messages"] == []
@@ -156,7 +186,10 @@ def test_erasing_a_user_leaves_nothing_of_them(
         assert user not in seen and "e1" not in client.get("/api/v1/sessions").text
         assert client.get(API + "other").status_code == 200
     assert user not in server.output()
-    done = memhead(env, "erase", "--user", user, "--tenant", "default", cwd=tmp_path)
+    args = ("erase", "--user", user, "--tenant", "default", "--namespace", "users.olaf")
+    done = memhead(env, *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert b'"sessions":0' in done.stdout
+    assert b'"sessions":0' in done.stdout and b'"items":1' in done.stdout
+    bad = memhead(env, *args[:-1], "users..x", cwd=tmp_path)
+    assert bad.returncode == 2 and b"--namespace" in bad.stderr
     assert_sound(env, tmp_path)

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memhead.api.native import ERRORS, tenant, tenant_first
 from memhead.api.tenancy import TenantResolver
+from memhead.items import checks
 from memhead.lifecycle.erase import erase_user
-from memhead.lifecycle.export import export_lines
-from memhead.stores.roles import Sessions
+from memhead.lifecycle.export import TenantStore, export_lines
 from memhead.text import NAME_CHARS, NAME_PATTERN
 
 UserId = Annotated[str, Path(min_length=1, max_length=NAME_CHARS, pattern=NAME_PATTERN)]
@@ -32,7 +32,9 @@ EXPORT_EXAMPLE = (
 class ErasedOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"user_id": "ada", "sessions": 2, "messages": 31, "summaries": 1}]
+            "examples": [
+                {"user_id": "ada", "sessions": 2, "messages": 31, "summaries": 1, "items": 4}
+            ]
         }
     )
 
@@ -40,23 +42,40 @@ class ErasedOut(BaseModel):
     sessions: int = Field(description="Sessions deleted, with everything of them.")
     messages: int = Field(description="Messages deleted with those sessions.")
     summaries: int = Field(description="Summaries deleted with those sessions.")
+    items: int = Field(description="Memory items deleted under the namespaces named.")
 
 
 class LifecycleEndpoints:
-    def __init__(self, store: Sessions, tenant_of: TenantResolver) -> None:
+    def __init__(self, store: TenantStore, tenant_of: TenantResolver) -> None:
         self.store = store
         self.tenant_of = tenant_of
 
-    async def erase_user(self, request: Request, user_id: UserId) -> ErasedOut:
+    async def erase_user(
+        self,
+        request: Request,
+        user_id: UserId,
+        namespace: Annotated[
+            list[str] | None,
+            Query(
+                description="A namespace prefix, labels joined by dots (`users.ada`), whose "
+                "memory items are deleted too (items have no user); repeat it for several.",
+                json_schema_extra={
+                    "items": {"type": "string", "pattern": checks.DOTTED_NAMESPACE_PATTERN}
+                },
+            ),
+        ] = None,
+    ) -> ErasedOut:
         """Delete every session of a user with everything derived from it (messages,
-        summaries, vectors, search entries, listings). Idempotent: erasing again answers
-        zeros."""
-        erased = await erase_user(self.store, tenant(request), user_id)
+        summaries, vectors, search entries, listings), and every memory item under the
+        namespaces named. Idempotent: erasing again answers zeros."""
+        prefixes = [checks.dotted(n) for n in namespace or ()]  # all checked before any delete
+        erased = await erase_user(self.store, tenant(request), user_id, prefixes)
         return ErasedOut(
             user_id=user_id,
             sessions=erased.sessions,
             messages=erased.messages,
             summaries=erased.summaries,
+            items=erased.items,
         )
 
     async def export(
@@ -67,8 +86,10 @@ class LifecycleEndpoints:
         ] = None,
     ) -> StreamingResponse:
         """The caller's tenant (or one user of it) as JSON lines, streamed: a `session`
-        line, its `message` lines by seq, its `summary` line, session after session (the
-        format of `memhead export`, which `memhead import` reads)."""
+        line, its `message` lines by seq, its `summary` line, session after session, then
+        the tenant's memory items (`item` lines, by namespace then key; none in a user's
+        export, as items have no user): the format of `memhead export`, which `memhead
+        import` reads."""
         lines = export_lines(self.store, tenant(request), user_id=user_id)
         return StreamingResponse(lines, media_type="application/x-ndjson")
 
@@ -100,5 +121,5 @@ class LifecycleEndpoints:
         return r
 
 
-def lifecycle_router(store: Sessions, tenant_of: TenantResolver) -> APIRouter:
+def lifecycle_router(store: TenantStore, tenant_of: TenantResolver) -> APIRouter:
     return LifecycleEndpoints(store, tenant_of).router()

@@ -13,7 +13,8 @@ from typing import IO, Any
 import orjson
 from tqdm import tqdm
 
-from memhead.errors import ConfigError
+from memhead.errors import ConfigError, InvalidRequest
+from memhead.items import checks
 from memhead.lifecycle.backup import backup_sqlite
 from memhead.lifecycle.erase import erase_user
 from memhead.lifecycle.export import export_store
@@ -61,7 +62,12 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         store = await opened_store(settings)
         try:
             with path.open("rb") as file, _bar(path.stat().st_size, "B") as bar:
-                return await import_lines(store, _lines(file, bar), window=settings.window_size)
+                return await import_lines(
+                    store,
+                    _lines(file, bar),
+                    window=settings.window_size,
+                    items=settings.item_settings(),
+                )
         finally:
             await store.close()
 
@@ -70,15 +76,24 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     except BadLine as exc:
         print(f"memhead: {args.file}: {exc}", file=sys.stderr)
         return 1
-    print(f"imported {counts['session']} session(s), {counts['message']} new message(s)")
+    print(
+        f"imported {counts['session']} session(s), {counts['message']} new message(s), "
+        f"{counts['item']} item(s)"
+    )
     return 0
 
 
 def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        prefixes = [checks.dotted(n) for n in args.namespace]
+    except InvalidRequest as exc:
+        print(f"memhead: --namespace: {exc.message}", file=sys.stderr)
+        return 2
+
     async def run() -> dict[str, object]:
         store = await opened_store(settings)
         try:
-            erased = await erase_user(store, args.tenant, args.user)
+            erased = await erase_user(store, args.tenant, args.user, prefixes)
         finally:
             await store.close()
         return {"user_id": args.user, "tenant": args.tenant, **_counts(erased)}
@@ -88,7 +103,7 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _counts(erased: object) -> dict[str, int]:
-    return {name: getattr(erased, name) for name in ("sessions", "messages", "summaries")}
+    return {name: getattr(erased, name) for name in ("sessions", "messages", "summaries", "items")}
 
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
@@ -105,9 +120,13 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``export``, ``import``, ``erase`` and ``backup`` to ``memhead``'s commands."""
-    export = sub.add_parser("export", help="write sessions as JSON lines to stdout")
+    export = sub.add_parser(
+        "export", help="write sessions and memory items as JSON lines to stdout"
+    )
     export.add_argument("--tenant", help="only this tenant (default: every tenant)")
-    export.add_argument("--user", help="only this user's sessions")
+    export.add_argument(
+        "--user", help="only this user's sessions (and no memory items: they have no user)"
+    )
     export.set_defaults(run=_export)
     imp = sub.add_parser("import", help="read an export into the store (idempotent)")
     imp.add_argument("file", help="a file written by memhead export")
@@ -115,6 +134,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     erase = sub.add_parser("erase", help="delete every session of a user, and what derives")
     erase.add_argument("--user", required=True, help="the user id")
     erase.add_argument("--tenant", required=True, help="the user's tenant")
+    erase.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="also delete every memory item under this namespace (labels joined by dots, "
+        "e.g. users.ada); repeat for several",
+    )
     erase.set_defaults(run=_erase)
     backup = sub.add_parser("backup", help="copy a SQLite store while it runs")
     backup.add_argument("path", help="the file to write")

@@ -1,9 +1,12 @@
 """Export: every session of a tenant (or one user), its messages and its summary, as JSON
-lines (``records``), streamed page by page so memory stays flat whatever the store holds.
+lines (``records``), streamed page by page so memory stays flat whatever the store holds (items:
+one namespace at a time, which is read whole to be sorted by key).
 
 Order: tenants by name; within one, sessions most recently written first (ties by id,
 descending: the order of ``list_sessions``); each session's line, then its messages by seq,
-then its summary. An import keeps every time, so exporting the import gives the same bytes.
+then its summary; after the sessions, the tenant's live memory items by namespace (label by
+label), then key. Items have no user: a user's export holds none. An import keeps every
+time, so exporting the import gives the same bytes.
 Each session is exported as it was when its page was read (messages through its
 ``last_seq`` then); a session written while the export runs moves to the head of the
 order, so it is left out if the export had not reached it yet: for a point-in-time copy
@@ -15,21 +18,33 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from memhead.lifecycle.records import line, message_record, session_record, summary_record
-from memhead.models import Session, SessionKey
+from memhead.lifecycle.records import (
+    item_record,
+    line,
+    message_record,
+    session_record,
+    summary_record,
+)
+from memhead.models import Item, Namespace, Session, SessionKey, now_ms
 from memhead.stores.data_roles import Transfer
+from memhead.stores.item_roles import ItemStore
 from memhead.stores.roles import Sessions
 
 SESSION_PAGE = 100
 MESSAGE_PAGE = 500
+ITEM_PAGE = 500
 
 
-class ExportStore(Sessions, Transfer, Protocol):
-    """What an export reads."""
+class TenantStore(Sessions, ItemStore, Protocol):
+    """What one tenant's export reads."""
+
+
+class ExportStore(TenantStore, Transfer, Protocol):
+    """What an export of every tenant reads."""
 
 
 async def export_lines(
-    store: Sessions, tenant: str, *, user_id: str | None = None
+    store: TenantStore, tenant: str, *, user_id: str | None = None
 ) -> AsyncIterator[bytes]:
     """The lines of one tenant's export (one user's when ``user_id`` is given)."""
     before: tuple[int, str] | None = None
@@ -39,8 +54,28 @@ async def export_lines(
             async for out in _session_lines(store, tenant, session):
                 yield out
         if len(page) < SESSION_PAGE:
-            return
+            break
         before = (page[-1].updated_at, page[-1].id)
+    if user_id is None:
+        now = now_ms()
+        for namespace in await store.item_namespaces(tenant, (), now=now):
+            for item in await _items_in(store, tenant, namespace, now):
+                yield line(item_record(tenant, item))
+
+
+async def _items_in(store: ItemStore, tenant: str, namespace: Namespace, now: int) -> list[Item]:
+    """The live items of exactly ``namespace``, by key. The store lists a prefix (this one
+    and those below it) by time, so one namespace is read whole and sorted here."""
+    found: list[Item] = []
+    offset = 0
+    while True:
+        page = await store.list_items(
+            tenant, namespace, filter=None, now=now, offset=offset, limit=ITEM_PAGE
+        )
+        found += [item for item in page if item.namespace == namespace]
+        if len(page) < ITEM_PAGE:
+            return sorted(found, key=lambda item: item.key)
+        offset += ITEM_PAGE
 
 
 async def _session_lines(store: Sessions, tenant: str, s: Session) -> AsyncIterator[bytes]:

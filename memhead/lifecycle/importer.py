@@ -5,7 +5,9 @@ messages join the embedding backlog and the embedding worker gives them new ones
 
 A session's line must come before its messages and summary, as an export writes them.
 Messages whose seq is already stored are skipped, so importing into a store that already
-holds a session of that id keeps the stored messages.
+holds a session of that id keeps the stored messages. An item is put as exported (its
+times kept), replacing one stored at its key; its search text is taken from its value by
+this server's default index paths (``MEMHEAD_ITEM_INDEX``), as an export holds no text.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Coroutine
 from dataclasses import dataclass
 from dataclasses import field as default
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from memhead.errors import InvalidRequest
-from memhead.lifecycle.records import Record, field, message_of, optional, session_of
-from memhead.models import Message, SessionKey
+from memhead.items import paths
+from memhead.lifecycle.records import Record, field, item_of, message_of, optional, session_of
+from memhead.models import Message, NewItem, SessionKey
+from memhead.settings import ItemSettings
 from memhead.stores.data_roles import Transfer
+from memhead.stores.item_roles import ItemStore
+
+DEFAULTS = ItemSettings()
 
 CHUNK = 500
 """Messages written per store operation."""
@@ -30,13 +37,20 @@ class BadLine(ValueError):
     """A line that cannot be imported; the message names the line."""
 
 
+class ImportStore(Transfer, ItemStore, Protocol):
+    """What an import writes."""
+
+
 @dataclass(slots=True)
 class Importer:
     """Feeds records to the store one by one; ``counts`` says what was written."""
 
-    store: Transfer
+    store: ImportStore
     window: int
-    counts: dict[str, int] = default(default_factory=lambda: {"session": 0, "message": 0})
+    items: ItemSettings
+    counts: dict[str, int] = default(
+        default_factory=lambda: {"session": 0, "message": 0, "item": 0}
+    )
     _key: SessionKey | None = None
     _pending: list[Message] = default(default_factory=list)
 
@@ -80,6 +94,19 @@ class Importer:
             window=self.window,
         )
 
+    async def item(self, record: Record) -> None:
+        await self.flush()
+        where, item = item_of(_tenant(record), record, self.items.max_bytes)
+        text = paths.text_of(item.value, [paths.parse(p) for p in self.items.index])
+        await self.store.put_item(
+            where,
+            NewItem(item.value, text, item.ttl_ms),
+            now=item.updated_at,
+            created_at=item.created_at,
+            expires_at=item.expires_at,
+        )
+        self.counts["item"] += 1
+
     def _owner(self, record: Record) -> SessionKey | None:
         session_id = record.get("session_id")
         return SessionKey(_tenant(record), session_id) if isinstance(session_id, str) else None
@@ -103,16 +130,18 @@ HANDLERS: dict[str, Handler] = {
     "session": Importer.session,
     "message": Importer.message,
     "summary": Importer.summary,
+    "item": Importer.item,
 }
-"""What each kind of record does; memory items add theirs here."""
+"""What each kind of record does."""
 
 
 async def import_lines(
-    store: Transfer, lines: AsyncIterable[bytes], *, window: int
+    store: ImportStore, lines: AsyncIterable[bytes], *, window: int, items: ItemSettings = DEFAULTS
 ) -> dict[str, int]:
     """Import every line; ``BadLine`` (naming the line) on the first bad one. Returns
-    how many sessions were written and how many messages were new."""
-    importer = Importer(store, window)
+    how many sessions and items were written and how many messages were new. ``items``:
+    the server's item settings (index paths, size limit)."""
+    importer = Importer(store, window, items)
     number = 0
     async for raw in lines:
         number += 1

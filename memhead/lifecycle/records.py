@@ -5,10 +5,13 @@
 - ``message``: ``tenant``, ``session_id``, ``seq``, ``role``, ``content``, ``created_at``,
   ``id`` (the client's id), ``metadata``
 - ``summary``: ``tenant``, ``session_id``, ``text``, ``upto_seq``, ``tokens``
+- ``item``: ``tenant``, ``namespace`` (a list of labels), ``key``, ``value``, ``created_at``,
+  ``updated_at``, ``expires_at`` (``null``: never), ``ttl`` (minutes; ``null``: none). No
+  search text: an import indexes the value by the importing server's ``MEMHEAD_ITEM_INDEX``
 
 Times are UTC ISO 8601 with milliseconds (exact: memhead keeps milliseconds). Keys are
-sorted, so equal data gives equal bytes. A new kind of record (memory items) is one more
-pair of functions here and one more entry in ``importer.HANDLERS``.
+sorted, so equal data gives equal bytes. A new kind of record is one more pair of functions
+here and one more entry in ``importer.HANDLERS``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from memhead.models import JSONObject, Message, Session
+from memhead.items import checks
+from memhead.models import Item, ItemKey, JSONObject, Message, Session
 
 Record = dict[str, Any]
 
@@ -67,6 +71,25 @@ def message_record(tenant: str, session_id: str, m: Message) -> Record:
         "created_at": iso(m.created_at),
         "id": m.client_id,
         "metadata": m.metadata,
+    }
+
+
+def _number(value: float | None) -> float | int | None:
+    """Whole numbers as integers, so that equal data gives equal bytes."""
+    return value if value is None or not value.is_integer() else int(value)
+
+
+def item_record(tenant: str, i: Item) -> Record:
+    return {
+        "kind": "item",
+        "tenant": tenant,
+        "namespace": list(i.namespace),
+        "key": i.key,
+        "value": i.value,
+        "created_at": iso(i.created_at),
+        "updated_at": iso(i.updated_at),
+        "expires_at": None if i.expires_at is None else iso(i.expires_at),
+        "ttl": _number(None if i.ttl_ms is None else i.ttl_ms / 60_000),
     }
 
 
@@ -119,4 +142,24 @@ def message_of(record: Record) -> Message:
         ms(record.get("created_at")),
         optional(record, "id", str),
         optional(record, "metadata", dict),
+    )
+
+
+def item_of(tenant: str, record: Record, max_bytes: int) -> tuple[ItemKey, Item]:
+    """The item's place and the item (checked as a put checks it: ``InvalidRequest``)."""
+    where = ItemKey(
+        tenant,
+        checks.namespace(field(record, "namespace", list)),
+        checks.key(field(record, "key", str)),
+    )
+    ttl = optional(record, "ttl", (int, float))  # type: ignore[arg-type]
+    expires = record.get("expires_at")
+    return where, Item(
+        where.namespace,
+        where.key,
+        checks.value(field(record, "value", dict), max_bytes),
+        ms(record.get("created_at")),
+        ms(record.get("updated_at")),
+        None if expires is None else ms(expires),
+        checks.ttl_ms(ttl),
     )

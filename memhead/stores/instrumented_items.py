@@ -31,9 +31,19 @@ class InstrumentedItems:
     def _timed(self, operation: str) -> _Timed:
         raise NotImplementedError  # InstrumentedStore's
 
-    async def put_item(self, key: ItemKey, item: NewItem, *, now: int) -> Item:
+    async def put_item(
+        self,
+        key: ItemKey,
+        item: NewItem,
+        *,
+        now: int,
+        created_at: int | None = None,
+        expires_at: int | None = None,
+    ) -> Item:
         with self._timed("put_item"):
-            return await self.store.put_item(key, item, now=now)
+            return await self.store.put_item(
+                key, item, now=now, created_at=created_at, expires_at=expires_at
+            )
 
     async def get_item(self, key: ItemKey, *, now: int, refresh: bool) -> Item | None:
         with self._timed("get_item"):

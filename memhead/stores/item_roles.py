@@ -31,11 +31,23 @@ class ItemStore(Protocol):
     items match.
     """
 
-    async def put_item(self, key: ItemKey, item: NewItem, *, now: int) -> Item:
+    async def put_item(
+        self,
+        key: ItemKey,
+        item: NewItem,
+        *,
+        now: int,
+        created_at: int | None = None,
+        expires_at: int | None = None,
+    ) -> Item:
         """Create or replace the item, in one atomic operation: a replace keeps
         ``created_at``, sets ``updated_at = now`` and a new revision, replaces the keyword
         entry at once (a keyword search right after sees the new text only), drops the old
-        vector and queues the new text for embedding (nothing when ``text`` is ``None``)."""
+        vector and queues the new text for embedding (nothing when ``text`` is ``None``).
+
+        ``created_at`` and ``expires_at`` (an import's: ``memhead import`` keeps an item's
+        times) replace the kept ``created_at`` and ``now + ttl_ms``; ``expires_at`` counts
+        only for an item with a TTL."""
 
     async def get_item(self, key: ItemKey, *, now: int, refresh: bool) -> Item | None:
         """The live item, or ``None``. With ``refresh``, an item with a TTL gets

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from memhead.models import ItemKey
+from memhead.models import ItemKey, NewItem
 from memhead.stores import Store
 from tests.contract.items import T, U, embed_items, key, put, vec, wall_now
 
@@ -129,3 +129,18 @@ async def test_expired_items_leave_the_backlog_and_a_delete_finds_none(
     assert await store.delete_item(key("n", k="expired")) is False
     assert await store.delete_item(key("n", k="live")) is True
     assert await store.embedding_backlog_size() == 0
+
+
+async def test_an_import_put_keeps_the_given_created_at_and_expiry(store: Store) -> None:
+    where = ItemKey(T, ("n",), "imported")
+    new = NewItem({"text": "kept word"}, "kept word", ttl_ms=MINUTE)
+    stored = await store.put_item(where, new, now=5000, created_at=1000, expires_at=9000)
+    assert (stored.created_at, stored.updated_at, stored.expires_at) == (1000, 5000, 9000)
+    assert await store.get_item(where, now=6000, refresh=False) == stored
+    hits = await store.item_keyword_search(T, (), ["kept"], filter=None, now=8999, limit=10)
+    assert [h.item for h in hits] == [stored]
+    assert await store.get_item(where, now=9000, refresh=False) is None  # its own expiry
+    again = await store.put_item(where, new, now=5000, created_at=1000, expires_at=9000)
+    assert again == stored  # putting the same import twice changes nothing
+    plain = await store.put_item(ItemKey(T, ("n",), "p"), NewItem({}), now=7000, created_at=3)
+    assert (plain.created_at, plain.updated_at, plain.expires_at) == (3, 7000, None)

@@ -33,8 +33,16 @@ class RedisItems:
         raise NotImplementedError  # RedisStore's
 
     @unavailable_as_503
-    async def put_item(self, key: ItemKey, item: NewItem, *, now: int) -> Item:
-        return await items.put_item(self._db, key, item, now)
+    async def put_item(
+        self,
+        key: ItemKey,
+        item: NewItem,
+        *,
+        now: int,
+        created_at: int | None = None,
+        expires_at: int | None = None,
+    ) -> Item:
+        return await items.put_item(self._db, key, item, now, (created_at, expires_at))
 
     @unavailable_as_503
     async def get_item(self, key: ItemKey, *, now: int, refresh: bool) -> Item | None:

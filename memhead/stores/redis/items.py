@@ -16,8 +16,8 @@ from memhead.items.filters import matches
 from memhead.models import Item, ItemKey, JSONObject, Namespace, NewItem
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.item_records import (
+    NEVER,
     RECORD_FIELDS,
-    live_until,
     namespace_of,
     ns_code,
     order,
@@ -42,18 +42,26 @@ def live_in(tenant: str, prefix: Namespace, now: int) -> str:
     return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf]"
 
 
-async def put_item(db: Db, key: ItemKey, item: NewItem, now: int) -> Item:
+async def put_item(
+    db: Db, key: ItemKey, item: NewItem, now: int, kept: tuple[int | None, int | None]
+) -> Item:
+    """``kept``: an import's ``created_at`` and ``expires_at`` (``None``: the put's own)."""
     text, ttl = item.text, item.ttl_ms
+    expires_at = None if ttl is None else kept[1] or now + ttl
     created = await db.scripts.put_item(
         keys=db.keys.item_set(key),
         args=[
             *(now, key.tenant, ns_code(key.namespace), key.key, orjson.dumps(item.value)),
-            *("" if ttl is None else ttl, live_until(now, ttl), uuid.uuid4().hex),
+            *(
+                "" if ttl is None else ttl,
+                NEVER if expires_at is None else expires_at,
+                uuid.uuid4().hex,
+            ),
             *("0" if text is None else "1", text or "", fold(text or "")),
             *(scope_tags(key.tenant, key.namespace), order(now, key.namespace, key.key)),
+            "" if kept[0] is None else kept[0],
         ],
     )
-    expires_at = None if ttl is None else now + ttl
     return Item(key.namespace, key.key, item.value, int(created), now, expires_at, ttl)
 
 

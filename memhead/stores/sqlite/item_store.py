@@ -31,8 +31,16 @@ class SqliteItems:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError  # SqliteStore's
 
-    async def put_item(self, key: ItemKey, item: NewItem, *, now: int) -> Item:
-        return await self._run(items.put_item, key, item, now)
+    async def put_item(
+        self,
+        key: ItemKey,
+        item: NewItem,
+        *,
+        now: int,
+        created_at: int | None = None,
+        expires_at: int | None = None,
+    ) -> Item:
+        return await self._run(items.put_item, key, item, now, (created_at, expires_at))
 
     async def get_item(self, key: ItemKey, *, now: int, refresh: bool) -> Item | None:
         return await self._run(items.get_item, key, now, refresh)

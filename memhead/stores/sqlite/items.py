@@ -42,7 +42,13 @@ def key_args(key: ItemKey) -> dict[str, Any]:
     return {"tenant": key.tenant, "ns": encode(key.namespace), "key": key.key}
 
 
-def put_item(conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int) -> Item:
+Kept = tuple[int | None, int | None]
+"""An import's ``created_at`` and ``expires_at`` (``None``: the put's own)."""
+
+
+def put_item(
+    conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int, kept: Kept = (None, None)
+) -> Item:
     where = key_args(key)
     with writing(conn):
         old = conn.execute(
@@ -51,7 +57,8 @@ def put_item(conn: sqlite3.Connection, key: ItemKey, new: NewItem, now: int) -> 
         created_at = old[1] if old is not None and old[2] else now
         if old is not None:
             remove(conn, [old[0]])
-        expires_at = None if new.ttl_ms is None else now + new.ttl_ms
+        created_at = created_at if kept[0] is None else kept[0]
+        expires_at = None if new.ttl_ms is None else kept[1] or now + new.ttl_ms
         cur = conn.execute(
             "INSERT INTO items (tenant, ns, key, value, created_at, updated_at, expires_at, "
             "ttl_ms, indexed) VALUES (:tenant, :ns, :key, :value, :created_at, :now, "

@@ -1,6 +1,6 @@
 -- KEYS: item record, keyword entry, vector
 -- ARGV: now, tenant, ns code, key, value, ttl_ms ('' = none), live_until, revision,
---       has text ('1'/'0'), text, folded text, scope tags, order
+--       has text ('1'/'0'), text, folded text, scope tags, order, created_at ('': kept)
 -- Creates or replaces the item (item_records.py has the fields); returns its created_at,
 -- kept from a live item it replaces. The vector always goes (a new revision needs its own);
 -- the keyword entry is rewritten only when the text changed, since every rewrite skews the
@@ -9,6 +9,7 @@ local now = tonumber(ARGV[1])
 local old = redis.call('HMGET', KEYS[1], 'created_at', 'live_until')
 local created = ARGV[1]
 if old[1] and tonumber(old[2]) > now then created = old[1] end
+if ARGV[14] ~= '' then created = ARGV[14] end  -- an import keeps the item's own
 redis.call('DEL', KEYS[1], KEYS[3])
 local has_text = ARGV[9] == '1'
 local f = {'tenant', ARGV[2], 'ns', ARGV[3], 'key', ARGV[4], 'value', ARGV[5],
