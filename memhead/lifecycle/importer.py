@@ -23,7 +23,7 @@ from memhead.errors import InvalidRequest
 from memhead.items import paths
 from memhead.lifecycle.records import Record, field, item_of, message_of, optional, session_of
 from memhead.models import Message, NewItem, SessionKey
-from memhead.settings import ItemSettings
+from memhead.settings_values import ItemSettings
 from memhead.stores.data_roles import Transfer
 from memhead.stores.item_roles import ItemStore
 
