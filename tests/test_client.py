@@ -98,6 +98,14 @@ def test_sessions_are_created_read_listed_and_deleted(mh: Memhead) -> None:
     assert err.value.request_id
 
 
+def test_a_session_ttl_is_set_kept_and_shown(mh: Memhead) -> None:
+    assert mh.put_session("t1").ttl is None  # the server's default
+    assert mh.put_session("t1", ttl=3600).ttl == 3600
+    assert mh.put_session("t1", user_id="ana").ttl == 3600  # None keeps it
+    assert mh.put_session("t1", ttl=0).ttl == 0  # never
+    assert mh.get_session("t1").ttl == 0
+
+
 def test_messages_memory_summary_and_history(mh: Memhead) -> None:
     stored = mh.add_messages("chat", turns(3))
     assert [m.seq for m in stored] == [1, 2, 3]

@@ -75,9 +75,11 @@ class AsyncMemhead(BaseClient):
         *,
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
     ) -> Session:
-        """Create a session, or set its ``user_id`` / ``metadata`` (``None`` keeps a field)."""
-        return await self._send(calls.put_session(session_id, user_id, metadata))
+        """Create a session, or set its ``user_id`` / ``metadata`` / ``ttl`` (seconds after
+        its last write it is deleted, 0: never); ``None`` keeps a field."""
+        return await self._send(calls.put_session(session_id, user_id, metadata, ttl))
 
     async def get_session(self, session_id: str) -> Session:
         """A session's record; ``NotFoundError`` if it has none."""

@@ -78,9 +78,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def put_session(
-    session_id: str, user_id: str | None, metadata: Mapping[str, Any] | None
+    session_id: str,
+    user_id: str | None,
+    metadata: Mapping[str, Any] | None,
+    ttl: int | None = None,
 ) -> Call[Session]:
-    body = _present(user_id=user_id, metadata=None if metadata is None else dict(metadata))
+    body = _present(user_id=user_id, metadata=None if metadata is None else dict(metadata), ttl=ttl)
     return Call("PUT", _session_path(session_id), _model(Session), json=body)
 
 

@@ -72,6 +72,9 @@ class Session(_Model):
     """The summary covers every message with seq <= upto_seq."""
     last_error: str | None = None
     """The last compaction failure, until one succeeds."""
+    ttl: int | None = None
+    """Seconds after its last write the session is deleted (0: never); ``None``: the
+    server's ``MEMHEAD_SESSION_TTL``."""
 
 
 class SessionPage(_Model):
