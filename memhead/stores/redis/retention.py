@@ -9,6 +9,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+import memhead.stores.redis.sessions as sessions
 from memhead.models import SessionKey
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.keyspace import Keys, key_of_due_member
@@ -42,21 +43,8 @@ def _swap(pairs: list[tuple[bytes, float]]) -> list[tuple[float, bytes]]:
 
 
 async def expire_session(db: Db, key: SessionKey, now: int, default_ttl_ms: int | None) -> bool:
-    k = db.keys
-    deleted = await db.scripts.delete(
-        keys=k.write_set(key),
-        args=[
-            k.message_prefix(key),
-            k.namespace_base(key.tenant),
-            k.user_base(key.tenant),
-            k.due_member(key),
-            key.session_id,
-            k.vector_prefix(key),
-            now,
-            "" if default_ttl_ms is None else default_ttl_ms,
-        ],
-    )
-    return bool(deleted)
+    ttl = "" if default_ttl_ms is None else default_ttl_ms
+    return await sessions.delete_session(db, key, now, ttl)
 
 
 async def acquire_job(db: Db, name: str, owner: str, now: int, ttl_ms: int) -> bool:

@@ -111,7 +111,9 @@ async def put_session(db: Db, key: SessionKey, patch: SessionPatch, now: int) ->
     return f.session(f.pairs(reply))
 
 
-async def delete_session(db: Db, key: SessionKey) -> bool:
+async def delete_session(db: Db, key: SessionKey, *condition: str | int) -> bool:
+    """Delete the session and everything of it in one script. ``condition`` (the retention
+    sweep's ``now`` and default TTL) makes the script delete only a session still expired."""
     k = db.keys
     deleted = await db.scripts.delete(
         keys=k.write_set(key),
@@ -122,6 +124,7 @@ async def delete_session(db: Db, key: SessionKey) -> bool:
             k.due_member(key),
             key.session_id,
             k.vector_prefix(key),
+            *condition,
         ],
     )
     return bool(deleted)
