@@ -9,6 +9,7 @@ tells whether a cached matrix is still complete.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,14 +81,20 @@ class SessionVectors:
 
 
 class VectorCache:
-    """Normalised vector matrices of recently searched sessions, bounded in bytes."""
+    """Normalised vector matrices of recently searched sessions, bounded in bytes; shared by
+    the reader threads (a lock around each lookup and load)."""
 
     def __init__(self, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[int, SessionVectors] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
 
     def get(self, conn: sqlite3.Connection, sid: int, count: int) -> SessionVectors:
+        with self._lock:
+            return self._get(conn, sid, count)
+
+    def _get(self, conn: sqlite3.Connection, sid: int, count: int) -> SessionVectors:
         cached = self._entries.get(sid)
         if cached is not None and cached.count == count:
             self._entries.move_to_end(sid)
@@ -105,8 +112,9 @@ class VectorCache:
         return entry
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
     def _put(self, sid: int, entry: SessionVectors) -> None:
         old = self._entries.pop(sid, None)

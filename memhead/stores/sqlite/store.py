@@ -1,9 +1,10 @@
-"""The embedded store: one SQLite file in WAL mode, driven from a single worker thread.
+"""The embedded store: one SQLite file in WAL mode, written from a single worker thread.
 
 Each store operation runs whole on that thread, so a request costs one hop off the event
 loop however many statements it takes; operations queued together share one transaction
 (``batches``). Several processes may share one file: writes take the lock with
-``BEGIN IMMEDIATE`` and wait up to ``busy_timeout``.
+``BEGIN IMMEDIATE`` and wait up to ``busy_timeout``. Searches read on a pool of reader
+connections instead (``readers``), beside the writes.
 
 ``SqliteStore`` is the plumbing (connection, thread, checkpoints) and a table of
 delegations: each operation is a function of its role's module, run on the store's thread.
@@ -39,6 +40,7 @@ from memhead.stores.sqlite.batches import BatchRunner, Checkpointer, writing
 from memhead.stores.sqlite.item_store import SqliteItems
 from memhead.stores.sqlite.item_vector_cache import ItemVectorCache
 from memhead.stores.sqlite.lifecycle_methods import SqliteLifecycle
+from memhead.stores.sqlite.readers import ReaderPool
 from memhead.stores.sqlite.schema import migrate
 
 T = TypeVar("T")
@@ -91,6 +93,7 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
             self._connect, name="memhead-sqlite", on_rollback=self._forget_vectors
         )
         self._checkpointer = Checkpointer(self._connect)
+        self._readers = ReaderPool(self._connect)
 
     @classmethod
     def from_url(
@@ -117,6 +120,13 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
         result: T = await self._runner.submit(fn, *args)
         return result
 
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` in a read transaction on a reader thread (on the store's thread
+        for an in-memory database, which no other connection can see)."""
+        if self.path == ":memory:":
+            return await self._run(fn, *args)
+        return await self._readers.run(fn, *args)
+
     # -- Lifecycle ----------------------------------------------------------------------
 
     async def setup(self) -> None:
@@ -129,6 +139,7 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
 
     async def close(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)
+        await asyncio.to_thread(self._readers.stop)
         await asyncio.to_thread(self._runner.stop)
 
     async def ping(self) -> None:
@@ -225,20 +236,20 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
     async def keyword_search(
         self, scope: SearchScope, terms: Sequence[str], limit: int
     ) -> list[Hit]:
-        return await self._run(search.keyword_search, scope, terms, limit)
+        return await self._read(search.keyword_search, scope, terms, limit)
 
     async def vector_search(
         self, scope: SearchScope, vector: Sequence[float], limit: int
     ) -> list[Hit]:
-        return await self._run(search.vector_search, self._vectors, scope, vector, limit)
+        return await self._read(search.vector_search, self._vectors, scope, vector, limit)
 
     async def fetch(self, tenant: str, positions: Sequence[tuple[str, int]]) -> list[Hit]:
-        return await self._run(search.fetch, tenant, positions)
+        return await self._read(search.fetch, tenant, positions)
 
     async def similarities(
         self, tenant: str, positions: Sequence[tuple[str, int]], vector: Sequence[float]
     ) -> list[float | None]:
-        return await self._run(search.similarities, tenant, positions, vector)
+        return await self._read(search.similarities, tenant, positions, vector)
 
     # -- EmbeddingQueue -----------------------------------------------------------------
 
@@ -251,7 +262,7 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
         await self._run(embedding.store_vectors, items, model)
 
     async def embedding_space(self) -> tuple[str, int] | None:
-        return await self._run(embedding.embedding_space)
+        return await self._read(embedding.embedding_space)
 
     async def embedding_backlog_size(self) -> int:
         return await self._run(embedding.embedding_backlog_size)
