@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from memhead.stores.sqlite.scope_tokens import row_tokens
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE sessions (
@@ -124,12 +126,26 @@ MIGRATIONS: list[str] = [
         until INTEGER NOT NULL
     );
     """,
+    # -- search at agent speed (issue 21): scope tokens in the keyword index ------------
+    # A ``scope`` column (``scope_tokens``); FTS5 has no ALTER, so a new table is filled
+    # from the old one (its keyword rows kept as they are) and takes its name.
+    """
+    CREATE VIRTUAL TABLE messages_fts_scoped USING fts5 (
+        content, context, day, scope, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts_scoped (rowid, content, context, day, scope)
+        SELECT f.rowid, f.content, f.context, f.day, memhead_scope_tokens(s.tenant, s.id, s.user_id)
+        FROM messages_fts f JOIN messages m ON m.id = f.rowid JOIN sessions s ON s.sid = m.sid;
+    DROP TABLE messages_fts;
+    ALTER TABLE messages_fts_scoped RENAME TO messages_fts;
+    """,
 ]
 
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Run the migrations this database has not seen yet, each in its own transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    conn.create_function("memhead_scope_tokens", 3, row_tokens, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()

@@ -1,30 +1,25 @@
-"""The ``SearchIndex`` role on SQLite: FTS5 (BM25) for keywords, exact cosine with numpy for
-vectors.
-
-Vectors of a session are read once into a normalised float32 matrix and kept in a bounded
-cache; the session's ``vectors`` counter (bumped with every vector stored, by any process)
-tells whether a cached matrix is still complete.
+"""The ``SearchIndex`` role on SQLite: FTS5 (BM25) for keywords, confined to the scope by its
+token (``scope_tokens``), and exact cosine with numpy over the scope's one matrix of vectors
+(``vector_cache``) for vectors. The exact SQL conditions of the scope (``scope_sql``) decide
+every hit.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 import memhead.stores.sqlite.rows as rows
 from memhead.errors import EmbeddingMismatch
 from memhead.models import Hit, SearchScope
 from memhead.retrieval import bm25_call, match_expression
+from memhead.stores.sqlite.embedding import embedding_space
 from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
-
-Matrix = npt.NDArray[np.float32]
+from memhead.stores.sqlite.scope_tokens import scoped_match
+from memhead.stores.sqlite.vector_cache import VectorCache
 
 
 def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -63,6 +58,7 @@ def keyword_search(
     if expression is None:
         return []
     where, args = scope_sql(scope)
+    expression = scoped_match(scope, expression)
     found = conn.execute(
         f"SELECT s.id, {JOINED_MESSAGE_COLUMNS}, {bm25_call('messages_fts')} AS rank "
         "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
@@ -73,69 +69,16 @@ def keyword_search(
     return [Hit(r[0], rows.message(r[1:7]), -float(r[7])) for r in found]
 
 
-@dataclass(frozen=True, slots=True)
-class SessionVectors:
-    count: int
-    ids: npt.NDArray[np.int64]  # message row ids
-    matrix: Matrix  # normalised rows
-
-
-class VectorCache:
-    """Normalised vector matrices of recently searched sessions, bounded in bytes; shared by
-    the reader threads (a lock around each lookup and load)."""
-
-    def __init__(self, max_bytes: int = 512 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[int, SessionVectors] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, conn: sqlite3.Connection, sid: int, count: int) -> SessionVectors:
-        with self._lock:
-            return self._get(conn, sid, count)
-
-    def _get(self, conn: sqlite3.Connection, sid: int, count: int) -> SessionVectors:
-        cached = self._entries.get(sid)
-        if cached is not None and cached.count == count:
-            self._entries.move_to_end(sid)
-            return cached
-        found = conn.execute(
-            "SELECT id, vector FROM vectors WHERE sid = :sid ORDER BY id", {"sid": sid}
-        )
-        ids, blobs = [], []
-        for row_id, blob in found:
-            ids.append(row_id)
-            blobs.append(np.frombuffer(blob, dtype=np.float32))
-        matrix = np.vstack(blobs) if blobs else np.zeros((0, 1), dtype=np.float32)
-        entry = SessionVectors(count, np.asarray(ids, dtype=np.int64), matrix)
-        self._put(sid, entry)
-        return entry
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def _put(self, sid: int, entry: SessionVectors) -> None:
-        old = self._entries.pop(sid, None)
-        if old is not None:
-            self._bytes -= old.matrix.nbytes
-        self._entries[sid] = entry
-        self._bytes += entry.matrix.nbytes
-        while self._bytes > self.max_bytes and len(self._entries) > 1:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.matrix.nbytes
-
-
-def _scoped_sessions(conn: sqlite3.Connection, scope: SearchScope) -> list[Any]:
-    """``(sid, vector count)`` of the sessions in scope that hold vectors."""
+def _scoped_sessions(conn: sqlite3.Connection, scope: SearchScope) -> dict[int, int]:
+    """``sid -> vector count`` of the sessions in scope that hold vectors."""
     where = "tenant = :tenant"
     where += " AND id = :session" if scope.session_id is not None else ""
     where += " AND user_id = :user" if scope.user_id is not None else ""
     args = {"tenant": scope.tenant, "session": scope.session_id, "user": scope.user_id}
-    return conn.execute(
+    found = conn.execute(
         f"SELECT sid, vectors FROM sessions WHERE {where} AND vectors > 0", args
     ).fetchall()
+    return {int(sid): int(count) for sid, count in found}
 
 
 def vector_search(
@@ -145,31 +88,26 @@ def vector_search(
     vector: Sequence[float],
     limit: int,
 ) -> list[Hit]:
+    counts = _scoped_sessions(conn, scope)
+    if not counts:
+        return []
+    key = (scope.tenant, scope.user_id, scope.session_id)
+    ids, matrix = cache.get(conn, key, embedding_space(conn), counts)
     query = np.asarray(vector, dtype=np.float32)
     query /= max(float(np.linalg.norm(query)), 1e-12)
-    best_ids: list[npt.NDArray[np.int64]] = []
-    best_scores: list[Matrix] = []
+    if matrix.shape[0] and matrix.shape[1] != query.shape[0]:
+        raise EmbeddingMismatch(
+            f"query vector has {query.shape[0]} dimensions, stored vectors {matrix.shape[1]}"
+        )
     filtered = scope.since is not None or scope.until is not None or bool(scope.roles)
-    take = limit * 4 if filtered else limit
-    for sid, count in _scoped_sessions(conn, scope):
-        entry = cache.get(conn, sid, count)
-        if entry.matrix.shape[1] != query.shape[0]:
-            raise EmbeddingMismatch(
-                f"query vector has {query.shape[0]} dimensions, stored vectors "
-                f"{entry.matrix.shape[1]}"
-            )
-        scores = entry.matrix @ query
-        top = np.argsort(-scores)[:take]
-        best_ids.append(entry.ids[top])
-        best_scores.append(scores[top])
-    if not best_ids:
+    take = min(limit * 4 if filtered else limit, matrix.shape[0])
+    if take <= 0:
         return []
-    ids = np.concatenate(best_ids)
-    scores = np.concatenate(best_scores)
-    order = np.argsort(-scores)[:take]
-    return _load_hits(conn, scope, [int(i) for i in ids[order]], [float(x) for x in scores[order]])[
-        :limit
-    ]
+    scores = matrix @ query
+    top = np.argpartition(-scores, take - 1)[:take]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    hits = _load_hits(conn, scope, [int(i) for i in ids[top]], [float(x) for x in scores[top]])
+    return hits[:limit]
 
 
 def _load_hits(

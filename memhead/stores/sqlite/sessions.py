@@ -14,6 +14,7 @@ from memhead.models import Memory, Message, NewMessage, Session, SessionKey, Ses
 from memhead.retrieval import keyword_fields
 from memhead.stores.sqlite.batches import writing
 from memhead.stores.sqlite.rows import MESSAGE_COLUMNS, SESSION_COLUMNS
+from memhead.stores.sqlite.scope_tokens import row_tokens
 
 NO_SEQ_LIMIT = 2**62
 
@@ -77,9 +78,14 @@ def append(
 
 
 def _insert(conn: sqlite3.Connection, sid: int, new_rows: list[dict[str, Any]]) -> None:
-    """Insert messages and their keyword rows (message, previous message, day)."""
+    """Insert messages and their keyword rows (message, previous message, day, scope)."""
     if not new_rows:
         return
+    scope = row_tokens(
+        *conn.execute(
+            "SELECT tenant, id, user_id FROM sessions WHERE sid = :sid", {"sid": sid}
+        ).fetchone()
+    )
     previous = conn.execute(
         "SELECT content FROM messages WHERE sid = :sid AND seq = :seq",
         {"sid": sid, "seq": new_rows[0]["seq"] - 1},
@@ -94,9 +100,15 @@ def _insert(conn: sqlite3.Connection, sid: int, new_rows: list[dict[str, Any]]) 
         created = datetime.fromtimestamp(row["created_at"] / 1000, tz=UTC)
         content, previous_content, day = keyword_fields(row["content"], context, created)
         conn.execute(
-            "INSERT INTO messages_fts (rowid, content, context, day) "
-            "VALUES (:rowid, :content, :context, :day)",
-            {"rowid": cur.lastrowid, "content": content, "context": previous_content, "day": day},
+            "INSERT INTO messages_fts (rowid, content, context, day, scope) "
+            "VALUES (:rowid, :content, :context, :day, :scope)",
+            {
+                "rowid": cur.lastrowid,
+                "content": content,
+                "context": previous_content,
+                "day": day,
+                "scope": scope,
+            },
         )
         context = row["content"]
 
@@ -186,6 +198,7 @@ def put_session(
     conn: sqlite3.Connection, key: SessionKey, patch: SessionPatch, now: int
 ) -> Session:
     with writing(conn):
+        before = get_session(conn, key)
         conn.execute(
             """INSERT INTO sessions (tenant, id, user_id, metadata, created_at, updated_at,
                 ttl_ms)
@@ -206,8 +219,19 @@ def put_session(
             },
         )
         session = get_session(conn, key)
-    assert session is not None
+        assert session is not None
+        if before is not None and before.user_id != session.user_id:
+            rescope(conn, int(session.incarnation), key, session.user_id)
     return session
+
+
+def rescope(conn: sqlite3.Connection, sid: int, key: SessionKey, user_id: str | None) -> None:
+    """Give the keyword rows of session ``sid`` the scope tokens of its (new) user."""
+    conn.execute(
+        "UPDATE messages_fts SET scope = :scope "
+        "WHERE rowid IN (SELECT id FROM messages WHERE sid = :sid)",
+        {"scope": row_tokens(key.tenant, key.session_id, user_id), "sid": sid},
+    )
 
 
 def delete_session(conn: sqlite3.Connection, key: SessionKey) -> bool:

@@ -42,6 +42,7 @@ from memhead.stores.sqlite.item_vector_cache import ItemVectorCache
 from memhead.stores.sqlite.lifecycle_methods import SqliteLifecycle
 from memhead.stores.sqlite.readers import ReaderPool
 from memhead.stores.sqlite.schema import migrate
+from memhead.stores.sqlite.vector_cache import VectorCache
 
 T = TypeVar("T")
 
@@ -83,7 +84,7 @@ class SqliteStore(SqliteItems, SqliteLifecycle):
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
-        self._vectors = search.VectorCache(vector_cache_bytes)
+        self._vectors = VectorCache(vector_cache_bytes)
         self._item_vectors = ItemVectorCache(vector_cache_bytes)
         # A search in a batch that is then rolled back may have cached vectors that were
         # never committed; the caches are keyed by the session's vector count and by the

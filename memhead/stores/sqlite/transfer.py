@@ -10,7 +10,7 @@ import memhead.stores.sqlite.rows as rows
 from memhead.errors import InvalidRequest
 from memhead.models import Message, NewMessage, Session, SessionKey
 from memhead.stores.sqlite.batches import writing
-from memhead.stores.sqlite.sessions import _insert, _known_client_ids
+from memhead.stores.sqlite.sessions import _insert, _known_client_ids, get_session, rescope
 
 IMPORT_SESSION = """INSERT INTO sessions
     (tenant, id, namespace, user_id, metadata, created_at, updated_at, ttl_ms)
@@ -31,6 +31,7 @@ def tenants(conn: sqlite3.Connection) -> list[str]:
 
 def import_session(conn: sqlite3.Connection, key: SessionKey, session: Session) -> None:
     with writing(conn):
+        before = get_session(conn, key)
         conn.execute(
             IMPORT_SESSION,
             {
@@ -44,6 +45,8 @@ def import_session(conn: sqlite3.Connection, key: SessionKey, session: Session) 
                 "ttl_ms": session.ttl_ms,
             },
         )
+        if before is not None and before.user_id != session.user_id:
+            rescope(conn, int(before.incarnation), key, session.user_id)
 
 
 def _state(conn: sqlite3.Connection, key: SessionKey) -> tuple[int, int]:
