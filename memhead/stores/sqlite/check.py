@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from memhead.stores.sqlite.scope_tokens import row_tokens
+
 CHECKS = (
     (
         "session {} ({}): seqs are not 1..{} (count {}, max {})",
@@ -42,6 +44,13 @@ CHECKS = (
         "{} messages have no keyword row",
         "SELECT count(*) FROM messages WHERE id NOT IN (SELECT rowid FROM messages_fts) "
         "HAVING count(*) > 0",
+    ),
+    (
+        # Stale tokens leak nothing (the search's SQL decides), but hide rows from searches.
+        "{} keyword rows hold the scope tokens of another tenant, user or session",
+        "SELECT count(*) FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+        "JOIN sessions s ON s.sid = m.sid "
+        "WHERE f.scope != memhead_scope_tokens(s.tenant, s.id, s.user_id) HAVING count(*) > 0",
     ),
     (
         "{} messages marked embedded have no vector",
@@ -84,4 +93,5 @@ CHECKS = (
 
 def check(conn: sqlite3.Connection) -> list[str]:
     """Every invariant violation, as readable lines."""
+    conn.create_function("memhead_scope_tokens", 3, row_tokens, deterministic=True)
     return [message.format(*row) for message, sql in CHECKS for row in conn.execute(sql).fetchall()]
