@@ -8,9 +8,10 @@ in the store before the JOINs drop the other tenants and users.
 
 The tokens only accelerate: the search keeps its exact SQL conditions on the session's tenant,
 user and id, so a digest collision or a stale token can cost time, never leak a row. The
-``scope`` column's bm25() weight is 0, but FTS5 counts a row's length over all its columns;
-three tokens in every row add the same 3 to each row's length and to the average (see
-``docs``: the ranking drift this causes was measured on LoCoMo).
+``scope`` column's bm25() weight is 0, so it adds nothing to a score; but FTS5's bm25() takes
+a row's length over all its columns, so the three tokens every row holds add 3 to each row's
+length and to the average length: scores move slightly and near-ties can swap places (on the
+LoCoMo development split, keyword-only recall@10 73.51 -> 73.36, @50 85.66 -> 85.57).
 """
 
 from __future__ import annotations

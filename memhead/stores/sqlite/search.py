@@ -15,11 +15,15 @@ import numpy as np
 import memhead.stores.sqlite.rows as rows
 from memhead.errors import EmbeddingMismatch
 from memhead.models import Hit, SearchScope
-from memhead.retrieval import bm25_call, match_expression
+from memhead.retrieval import BM25_WEIGHTS, match_expression
 from memhead.stores.sqlite.embedding import embedding_space
 from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
 from memhead.stores.sqlite.scope_tokens import scoped_match
 from memhead.stores.sqlite.vector_cache import VectorCache
+
+
+RANK = f"bm25(messages_fts, {', '.join(repr(w) for w in (*BM25_WEIGHTS, 0.0))})"
+"""``retrieval.bm25_call`` with weight 0 for the ``scope`` column (lower is better)."""
 
 
 def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -60,7 +64,7 @@ def keyword_search(
     where, args = scope_sql(scope)
     expression = scoped_match(scope, expression)
     found = conn.execute(
-        f"SELECT s.id, {JOINED_MESSAGE_COLUMNS}, {bm25_call('messages_fts')} AS rank "
+        f"SELECT s.id, {JOINED_MESSAGE_COLUMNS}, {RANK} AS rank "
         "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
         "JOIN sessions s ON s.sid = m.sid "
         f"WHERE messages_fts MATCH :expression AND {where} ORDER BY rank LIMIT :limit",
