@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from hashlib import blake2b
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -33,6 +34,22 @@ def encode(namespace: Namespace) -> str:
 
 def decode(ns: str) -> Namespace:
     return tuple(ns.split(SEPARATOR))
+
+
+def scope_token(tenant: str, prefix: Namespace) -> str:
+    """The keyword index's token for the items of ``tenant`` under ``prefix`` (``()``: the
+    whole tenant): a short digest, hex, so the tokenizer keeps it one word. Two scopes may share
+    a token; it only narrows what the index scores, and every search still holds to the exact
+    SQL conditions (``scope_sql``), so a shared token can cost time but never leak an item."""
+    whole = f"{len(tenant)}:{tenant}{SEPARATOR}{encode(prefix)}"
+    return blake2b(whole.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def scope_tokens(tenant: str, ns: str) -> str:
+    """The scope column of an item stored under ``ns`` (as stored): one token per prefix of
+    its namespace, from the tenant alone to the whole namespace."""
+    labels = decode(ns)
+    return " ".join(scope_token(tenant, labels[:k]) for k in range(len(labels) + 1))
 
 
 def item(row: Sequence[Any]) -> Item:

@@ -1,6 +1,7 @@
 """``SqliteStore``'s half for the ``ItemStore`` role: a line per operation, each a function of
-``items`` or ``item_vectors`` run on the store's thread (kept apart so that each module stays
-short, as ``InstrumentedItems`` is)."""
+``items`` or ``item_vectors`` run on the store's thread, or, for the reads of a search (list,
+keyword, vector, namespaces), on a reader thread (kept apart so that each module stays short,
+as ``InstrumentedItems`` is)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,14 @@ T = TypeVar("T")
 
 
 class SqliteItems:
-    """Mixed into ``SqliteStore``, which provides ``_run`` and ``_item_vectors``."""
+    """Mixed into ``SqliteStore``, which provides ``_run``, ``_read`` and ``_item_vectors``."""
 
     _item_vectors: ItemVectorCache
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError  # SqliteStore's
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError  # SqliteStore's
 
     async def put_item(
@@ -58,7 +62,7 @@ class SqliteItems:
         offset: int,
         limit: int,
     ) -> list[Item]:
-        return await self._run(items.list_items, tenant, prefix, filter, now, offset, limit)
+        return await self._read(items.list_items, tenant, prefix, filter, now, offset, limit)
 
     async def item_keyword_search(
         self,
@@ -70,7 +74,9 @@ class SqliteItems:
         now: int,
         limit: int,
     ) -> list[ItemHit]:
-        return await self._run(items.item_keyword_search, tenant, prefix, terms, filter, now, limit)
+        return await self._read(
+            items.item_keyword_search, tenant, prefix, terms, filter, now, limit
+        )
 
     async def item_vector_search(
         self,
@@ -83,7 +89,7 @@ class SqliteItems:
         limit: int,
     ) -> list[ItemHit]:
         query = (tenant, prefix, vector)
-        return await self._run(
+        return await self._read(
             item_vectors.item_vector_search, self._item_vectors, query, filter, now, limit
         )
 
@@ -91,7 +97,7 @@ class SqliteItems:
         await self._run(items.refresh_items, keys, now)
 
     async def item_namespaces(self, tenant: str, prefix: Namespace, *, now: int) -> list[Namespace]:
-        return await self._run(items.item_namespaces, tenant, prefix, now)
+        return await self._read(items.item_namespaces, tenant, prefix, now)
 
     async def sweep_expired_items(self, *, now: int, limit: int) -> int:
         return await self._run(items.sweep_expired_items, now, limit)

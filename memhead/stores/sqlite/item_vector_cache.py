@@ -10,11 +10,18 @@ updated, only added (with a growing ``vseq``) or deleted. A search first asks fo
 tenant's highest ``vseq`` and reads only the rows above the cached one, as one more chunk;
 deleted rows stay in the cache until the next full read and are dropped when a search loads
 its hits (only rows whose ``vseq`` still exists are returned).
+
+Searches read on several reader threads (``readers``), each in its own snapshot, so they share
+the cache under a lock. A snapshot older than the cache (its highest ``vseq`` below the
+cached one) uses the cache as it is: ``vseq`` numbers are never handed out twice, so the cache
+holds every vector that snapshot can see, and the rows it cannot see are dropped on loading as
+deleted ones are.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -103,15 +110,21 @@ class ItemVectorCache:
     def __init__(self, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, TenantVectors] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, conn: sqlite3.Connection, tenant: str) -> list[Chunk]:
-        """The tenant's vectors as of now (reading only what was added since last time)."""
+        """The tenant's vectors as of ``conn``'s snapshot (reading only what was added since
+        last time), perhaps with some it cannot see (see above)."""
         newest = conn.execute(
             "SELECT coalesce(max(vseq), 0) FROM item_vectors WHERE tenant = :tenant",
             {"tenant": tenant},
         ).fetchone()[0]
+        with self._lock:
+            return self._get(conn, tenant, newest)
+
+    def _get(self, conn: sqlite3.Connection, tenant: str, newest: int) -> list[Chunk]:
         entry = self._entries.pop(tenant, None)
-        if entry is None or newest < entry.upto:
+        if entry is None:
             entry = read_all(conn, tenant)
         elif newest > entry.upto:
             entry = self._extended(conn, tenant, entry)
@@ -136,7 +149,8 @@ class ItemVectorCache:
         return TenantVectors(upto, chunks)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def _evict(self) -> None:
         total = sum(e.nbytes for e in self._entries.values())

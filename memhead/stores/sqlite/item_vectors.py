@@ -112,9 +112,10 @@ def _scored(
 
 
 def _best(scores: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.intp]:
-    """Indexes of the ``n`` highest scores, best first."""
+    """Indexes of the ``n`` highest scores, best first (a partition, then a sort of only
+    those: no copy of the scores, no sort of them all)."""
     if n < len(scores):
-        top = np.argpartition(-scores, n)[:n]
+        top = np.argpartition(scores, len(scores) - n)[len(scores) - n :]
         return top[np.argsort(-scores[top], kind="stable")]
     return np.argsort(-scores, kind="stable")
 

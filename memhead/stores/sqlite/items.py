@@ -1,6 +1,7 @@
 """The ``ItemStore`` role on SQLite, minus the vectors (``item_vectors``): putting, reading,
 listing, refreshing and sweeping memory items, and their keyword search (FTS5, BM25). Plain
-functions over the store's connection, each run whole on the store's thread (``batches``).
+functions over the store's connection, each run whole on the store's thread (``batches``);
+the reads of a search (keyword, list, namespaces) on a reader thread instead (``readers``).
 
 An item's keyword row is written in the put's transaction, so a search right after it sees
 the new text and never the old. Methods that take no ``now`` (``delete_item``, the
@@ -27,6 +28,8 @@ from memhead.stores.sqlite.item_rows import (
     prefix_sql,
     remove,
     scope_sql,
+    scope_token,
+    scope_tokens,
 )
 
 BY_KEY = "i.tenant = :tenant AND i.ns = :ns AND i.key = :key"
@@ -75,8 +78,12 @@ def put_item(
         )
         if new.text is not None:
             conn.execute(
-                "INSERT INTO items_fts (rowid, text) VALUES (:id, :text)",
-                {"id": cur.lastrowid, "text": new.text},
+                "INSERT INTO items_fts (rowid, text, scope) VALUES (:id, :text, :scope)",
+                {
+                    "id": cur.lastrowid,
+                    "text": new.text,
+                    "scope": scope_tokens(key.tenant, where["ns"]),
+                },
             )
     return Item(key.namespace, key.key, new.value, created_at, now, expires_at, new.ttl_ms)
 
@@ -145,6 +152,42 @@ def _hit(row: Sequence[Any]) -> ItemHit:
     return ItemHit(item(row), -float(row[7]))
 
 
+SCOPED_SHARE = 8
+SCOPED_MAX = 10_000
+"""The scope token pays only when the prefix holds a small share of the store: FTS5 walks the
+token's whole list of rows (about 0.2 µs a row), while each match it spares costs a score and
+a row lookup. At 100,000 items all under one prefix a search took 2 ms (p50) without the
+token and 24 ms with it. So it is used when the prefix holds at most 1/``SCOPED_SHARE`` of
+the items ever put (the highest id: a cheap bound) and at most ``SCOPED_MAX`` of them (which
+bounds what counting them and walking the token can cost)."""
+
+
+def _narrow(conn: sqlite3.Connection, tenant: str, prefix: Namespace) -> bool:
+    """Whether the scope token of ``prefix`` narrows a search enough to pay (see above)."""
+    ever = conn.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
+    cap = min(ever // SCOPED_SHARE, SCOPED_MAX)
+    under, args = prefix_sql(prefix, "ns")
+    held = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM items WHERE tenant = :tenant AND {under} LIMIT :cap)",
+        {"tenant": tenant, "cap": cap + 1, **args},
+    ).fetchone()[0]
+    return bool(held <= cap)
+
+
+def scoped_match(
+    conn: sqlite3.Connection, tenant: str, prefix: Namespace, terms: Sequence[str]
+) -> str | None:
+    """The FTS5 query for ``terms`` in the text of items, with the token of the items under
+    ``prefix`` when it pays: then the index scores only them (``scope`` weighs 0 in bm25, so a
+    score is the same either way)."""
+    expression = match_expression(terms)
+    if expression is None:
+        return None
+    if not _narrow(conn, tenant, prefix):
+        return f"text : ({expression})"
+    return f'scope : "{scope_token(tenant, prefix)}" AND text : ({expression})'
+
+
 def item_keyword_search(
     conn: sqlite3.Connection,
     tenant: str,
@@ -154,12 +197,13 @@ def item_keyword_search(
     now: int,
     limit: int,
 ) -> list[ItemHit]:
-    expression = match_expression(terms)
+    expression = scoped_match(conn, tenant, prefix, terms)
     if expression is None:
         return []
+    # The exact conditions stay: the token only narrows what the index scores.
     where, args = scope_sql(tenant, prefix, now)
     sql = (
-        f"SELECT {ITEM_COLUMNS}, bm25(items_fts) AS score FROM items_fts "
+        f"SELECT {ITEM_COLUMNS}, bm25(items_fts, 1.0, 0.0) AS score FROM items_fts "
         f"JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH :expression AND {where} "
         "ORDER BY score"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from memhead.stores.sqlite.item_rows import scope_tokens
 from memhead.stores.sqlite.scope_tokens import row_tokens
 
 MIGRATIONS: list[str] = [
@@ -139,13 +140,30 @@ MIGRATIONS: list[str] = [
     DROP TABLE messages_fts;
     ALTER TABLE messages_fts_scoped RENAME TO messages_fts;
     """,
+    # -- search at agent speed (issue 21): items ----------------------------------------
+    # ``scope`` holds a token per prefix of the item's namespace, the tenant alone included
+    # (``item_rows.scope_tokens``), so a search MATCHes only its prefix's items instead of
+    # scoring every match of the store; it weighs 0 in bm25. The keyword rows are copied into
+    # the new table (the text lives only there) with their tokens.
+    """
+    CREATE VIRTUAL TABLE items_fts_scoped USING fts5 (
+        text, scope, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO items_fts_scoped (rowid, text, scope)
+        SELECT f.rowid, f.text, memhead_item_scope_tokens(i.tenant, i.ns)
+        FROM items_fts f JOIN items i ON i.id = f.rowid;
+    DROP TABLE items_fts;
+    ALTER TABLE items_fts_scoped RENAME TO items_fts;
+    """,
 ]
 
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Run the migrations this database has not seen yet, each in its own transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    # Migrations may compute what SQL cannot; registered on this connection only.
     conn.create_function("memhead_scope_tokens", 3, row_tokens, deterministic=True)
+    conn.create_function("memhead_item_scope_tokens", 2, scope_tokens, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
