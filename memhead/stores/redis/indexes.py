@@ -9,10 +9,11 @@ Two indexes, with the same filter fields:
   stopwords are off (the service drops its own).
 - ``P:vidx:<dimensions>`` over the vector hashes (``P:vec:``), made when the first vector is
   stored (only then is the dimension known): ``vector`` (HNSW, cosine). A vector lives in a
-  hash of its own, so that a message hash is written once and never re-indexed: RediSearch
-  re-indexes a hash on any write, and its BM25STD then over-counts a term's documents (an IDF
-  underflow, fixed in later releases). The dimension is in the name, so that an index left
-  from vectors of another size (keys wiped, indexes kept) is never taken for this one.
+  hash of its own, so that a message hash is written once, and again only when its session's
+  user changes (``user_tags``): RediSearch re-indexes a hash on any write, and before its
+  BM25STD underflow fix (in 2.10 still) it then over-counts a term's documents. The
+  dimension is in the name, so that an index left from vectors of another size (keys wiped,
+  indexes kept) is never taken for this one.
 
 Filter fields, written by the append script: ``tenant_tag``, ``session_tag`` (tenant and
 session), ``user_tag`` (tenant and the session's user; ``user_tags`` keeps it current),
