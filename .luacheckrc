@@ -4,7 +4,10 @@
 -- scripts that use them (its PRELUDES), so their functions are defined there, used here.
 std = "lua51"
 read_globals = { "redis", "KEYS", "ARGV" }
-local prelude = { "quote", "member", "embed_member", "FIELDS", "unlist", "enlist", "create" }
+local prelude = {
+  "quote", "member", "embed_member", "search_tag", "user_tag", "FIELDS", "unlist", "enlist",
+  "create",
+}
 files["memhead/stores/redis/lua/keys.lua"] = { unused = false }
 files["memhead/stores/redis/lua/listing.lua"] = { unused = false, read_globals = prelude }
 files["memhead/stores/redis/lua/append.lua"] = { read_globals = prelude }
@@ -12,3 +15,4 @@ files["memhead/stores/redis/lua/put_session.lua"] = { read_globals = prelude }
 files["memhead/stores/redis/lua/delete.lua"] = { read_globals = prelude }
 files["memhead/stores/redis/lua/import_session.lua"] = { read_globals = prelude }
 files["memhead/stores/redis/lua/import_messages.lua"] = { read_globals = prelude }
+files["memhead/stores/redis/lua/retag.lua"] = { read_globals = prelude }

@@ -752,3 +752,102 @@ async def test_the_embedding_worker_says_once_that_search_is_missing(
     assert len(paused) == 1 and "Redis 8" in paused[0].getMessage()
     assert worker.status.last_error is not None and "Query Engine" in worker.status.last_error
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _attributes(client: redis.Redis, index: str) -> set[str]:
+    info = client.execute_command("FT.INFO", index)
+    stats = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+    found = set()
+    for attribute in stats[b"attributes"]:
+        pairs = (
+            attribute
+            if isinstance(attribute, dict)
+            else dict(zip(attribute[::2], attribute[1::2], strict=True))
+        )
+        found.add(pairs[b"identifier"].decode())
+    return found
+
+
+def _make_pre_user_tag_state(redis_url: str, keys: Keys, key: SessionKey, last_seq: int) -> None:
+    """What a memhead from before user tags left: its two message indexes without
+    ``user_tag``, its hashes without it, no backfill marker."""
+    old_filters = ("tenant_tag", "TAG", "session_tag", "TAG", "role_tag", "TAG")
+    old_filters += ("created_at", "NUMERIC")
+    with redis.Redis.from_url(redis_url) as client:
+        for index in (keys.search_index(), keys.vector_index(4)):
+            client.execute_command("FT.DROPINDEX", index)  # the hashes stay
+        for seq in range(1, last_seq + 1):
+            client.hdel(keys.message(key, seq), "user_tag")
+            client.hdel(keys.vector(key, seq), "user_tag")
+        client.delete(keys.user_tags_ready())
+        client.execute_command(
+            *("FT.CREATE", keys.search_index(), "ON", "HASH", "PREFIX", 1),
+            *(keys.messages_index_prefix(), "STOPWORDS", 0, "SCHEMA"),
+            *("text", "TEXT", "context", "TEXT", "day", "TEXT", *old_filters),
+        )
+        client.execute_command(
+            *("FT.CREATE", keys.vector_index(4), "ON", "HASH", "PREFIX", 1),
+            *(keys.vectors_index_prefix(), "SCHEMA", *old_filters, "vector", "VECTOR", "HNSW"),
+            *(6, "TYPE", "FLOAT32", "DIM", 4, "DISTANCE_METRIC", "COSINE"),
+        )
+        for index in (keys.search_index(), keys.vector_index(4)):
+            assert "user_tag" not in _attributes(client, index)
+
+
+async def test_an_index_made_before_user_tags_gains_them_at_setup(
+    store: RedisStore, redis_url: str, prefix: str
+) -> None:
+    key, k = SessionKey("t", "s"), store.keys
+    await store.put_session(key, SessionPatch(user_id="u"), now=1)
+    otters = [NewMessage("user", f"otter {i}") for i in range(3)]
+    await store.append(key, otters, now=2, window=W)
+    pending = await store.embedding_backlog(limit=10)
+    await store.store_vectors([(p, vec(1, p.message.seq)) for p in pending[:2]], model="m")
+    await store.close()
+    _make_pre_user_tag_state(redis_url, k, key, 3)
+
+    upgraded = RedisStore.from_url(redis_url, prefix=prefix)
+    await upgraded.setup()
+    with redis.Redis.from_url(redis_url) as client:
+        for index in (k.search_index(), k.vector_index(4)):
+            assert "user_tag" in _attributes(client, index)
+    await embed_all(upgraded, {"otter 2": vec(1, 3)})  # the one left in the backlog
+    scope = SearchScope("t", user_id="u")
+    keyword = await upgraded.keyword_search(scope, ["otter"], 10)
+    vector = await upgraded.vector_search(scope, vec(1, 0), 10)
+    assert (
+        sorted(h.message.seq for h in keyword)
+        == sorted(h.message.seq for h in vector)
+        == [
+            1,
+            2,
+            3,
+        ]
+    )
+    assert await upgraded.keyword_search(SearchScope("t", user_id="v"), ["otter"], 10) == []
+    await upgraded.close()
+
+
+async def test_a_change_of_user_retags_every_message_and_vector(store: RedisStore) -> None:
+    key, k = SessionKey("t", "big"), store.keys
+    n = 450  # more than two retag steps
+    await store.put_session(key, SessionPatch(user_id="before"), now=1)
+    await store.append(key, [NewMessage("user", f"heron {i}") for i in range(n)], now=2, window=W)
+    await embed_all(store, {f"heron {i}": vec(1, i) for i in range(n)})
+    await store.put_session(key, SessionPatch(user_id="after"), now=3)
+    want = search_tag("t", "after").encode()
+    for seq in (1, 200, 201, 401, n):
+        assert await store.client.hget(k.message(key, seq), "user_tag") == want
+        assert await store.client.hget(k.vector(key, seq), "user_tag") == want
+    hits = await store.keyword_search(SearchScope("t", user_id="after"), ["heron"], 500)
+    assert len(hits) == n
+    assert await store.keyword_search(SearchScope("t", user_id="before"), ["heron"], 500) == []
+    assert not await store.client.exists(k.message(key, n + 1), k.vector(key, n + 1))
+
+
+async def test_lua_user_tag_matches_python(redis_url: str) -> None:
+    probe = LUA_HELPERS + "return {user_tag(ARGV[1], ARGV[2]), user_tag(ARGV[1], false)}"
+    async with Redis.from_url(redis_url) as client:
+        for tenant, user in [("t", "u"), *zip(HOSTILE, reversed(HOSTILE), strict=True)]:
+            got = await client.eval(probe, 0, search_tag(tenant), user)  # type: ignore[misc]
+            assert got == [search_tag(tenant, user).encode(), b""]

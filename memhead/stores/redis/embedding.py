@@ -43,7 +43,8 @@ async def store_vectors(
     items: Sequence[tuple[PendingEmbedding, Sequence[float]]],
     model: str,
 ) -> None:
-    """Fix (first time) or check the embedding space, then store each vector atomically."""
+    """Fix (first time) or check the embedding space, then store the vectors: one script
+    call per session of the batch (each atomic), all sent together."""
     if not items:
         return
     dimensions = sorted({len(v) for _, v in items})
@@ -51,15 +52,18 @@ async def store_vectors(
         raise EmbeddingMismatch(f"vectors of different dimensions in one batch: {dimensions}")
     await indexes.ensure_vector_index(await indexes.claim_space(model, dimensions[0]))
     k = db.keys
-    calls = []
+    by_session: dict[tuple[SessionKey, str], list[bytes | str | int]] = {}
     for item, vector in items:
         key, seq = item.key, item.message.seq
-        calls.append(
-            db.scripts.store_vector(
-                keys=[k.session(key), k.message(key, seq), k.vector(key, seq), k.embed()],
-                args=[item.incarnation, normalised(vector), k.embed_member(key, seq)],
-            )
+        args = by_session.setdefault((key, item.incarnation), [])
+        args += [seq, normalised(vector), k.embed_member(key, seq)]
+    calls = [
+        db.scripts.store_vectors(
+            keys=[k.session(key), k.embed()],
+            args=[incarnation, k.message_prefix(key), k.vector_prefix(key), *args],
         )
+        for (key, incarnation), args in by_session.items()
+    ]
     await asyncio.gather(*calls)  # made together, they share pipelines (batches)
 
 

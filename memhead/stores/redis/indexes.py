@@ -9,13 +9,17 @@ Two indexes, with the same filter fields:
   stopwords are off (the service drops its own).
 - ``P:vidx:<dimensions>`` over the vector hashes (``P:vec:``), made when the first vector is
   stored (only then is the dimension known): ``vector`` (HNSW, cosine). A vector lives in a
-  hash of its own, so that a message hash is written once and never re-indexed: RediSearch
-  re-indexes a hash on any write, and its BM25STD then over-counts a term's documents (an IDF
-  underflow, fixed in later releases). The dimension is in the name, so that an index left
-  from vectors of another size (keys wiped, indexes kept) is never taken for this one.
+  hash of its own, so that a message hash is written once, and again only when its session's
+  user changes (``user_tags``): RediSearch re-indexes a hash on any write, and before its
+  BM25STD underflow fix (in 2.10 still) it then over-counts a term's documents. The
+  dimension is in the name, so that an index left from vectors of another size (keys wiped,
+  indexes kept) is never taken for this one.
 
 Filter fields, written by the append script: ``tenant_tag``, ``session_tag`` (tenant and
-session), ``role_tag`` TAG (``text.search_tag``) and ``created_at`` NUMERIC.
+session), ``user_tag`` (tenant and the session's user; ``user_tags`` keeps it current),
+``role_tag`` TAG (``text.search_tag``) and ``created_at`` NUMERIC. An index made before
+``user_tag`` existed gains it at setup (``FT.ALTER ... SCHEMA ADD``, which indexes only hashes
+written afterwards: ``user_tags.backfill`` writes the tag into the older ones).
 
 Memory items (``item_records`` has their fields) have three more, made alike: ``P:iidx``
 over the records (scope, backlog flag, expiry, order; no text), ``P:itidx`` over their keyword
@@ -42,9 +46,10 @@ from memhead.stores.redis.keyspace import Keys
 
 KEYWORD_FIELDS = ("text", "context", "day")
 """The keyword row, as ``retrieval.FTS_COLUMNS`` (weighted by ``retrieval.BM25_WEIGHTS``)."""
+USER_TAG = ("user_tag", "TAG")
 FILTER_SCHEMA = (
     *("tenant_tag", "TAG", "session_tag", "TAG", "role_tag", "TAG"),
-    *("created_at", "NUMERIC"),
+    *("created_at", "NUMERIC", *USER_TAG),
 )
 SORTED_CODE = ("TAG", "SEPARATOR", ";", "SORTABLE", "UNF", "NOINDEX")
 """A field only read back or sorted by (never split: ``;`` is in no code)."""
@@ -94,6 +99,7 @@ class Indexes:
         )
         if created:
             await self._wait_scanned(self.keys.search_index())
+        await self._add_user_tag()
         for index, prefix, schema in (
             (self.keys.item_index(), self.keys.items_index_prefix(), ITEM_SCHEMA),
             (self.keys.item_text_index(), self.keys.item_texts_index_prefix(), ITEM_TEXT_SCHEMA),
@@ -111,6 +117,21 @@ class Indexes:
                 continue
             self.scorer = scorer
             return
+
+    async def _add_user_tag(self) -> None:
+        """Add ``user_tag`` to the message indexes made before it existed (a no-op on the
+        others, and safe against a concurrent setup: the second alter finds it there)."""
+        space = await self.stored_space()
+        indexes = [self.keys.search_index()]
+        if space is not None:
+            indexes.append(self.keys.vector_index(space.dimensions))
+        for index in indexes:
+            try:
+                await self.ft("FT.ALTER", index, "SCHEMA", "ADD", *USER_TAG)
+            except ResponseError as exc:
+                text = str(exc).lower()
+                if "duplicate field" not in text and "unknown index" not in text:
+                    raise
 
     async def _create(self, index: str, *spec: str | int) -> bool:
         """``FT.CREATE`` unless it exists (then ``False``): concurrent creators all succeed."""

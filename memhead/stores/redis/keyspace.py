@@ -5,7 +5,8 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
 ``}``, space or non-ASCII byte and distinct ids stay distinct)::
 
     P:session:{q(tenant):q(session)}        hash: the session record, lease included
-    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...), written once
+    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...), written
+                                            once (and its user_tag when the user changes)
     P:vec:{q(tenant):q(session)}:<seq>      hash: the message's vector (+ its filter fields)
     P:cid:{q(tenant):q(session)}            hash: client id -> seq
     P:ns:q(tenant):q(namespace)             zset: session id, score updated_at
@@ -24,6 +25,8 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:job:<name>                            string: the owner of a store-wide job's lease
     P:retention_ready                       string: set once every older session is in
                                             written/expires (``retention.backfill``)
+    P:user_tags_ready                       string: set once every older message carries
+                                            its user tag (``user_tags.backfill``)
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -274,6 +277,10 @@ class Keys:
     def retention_ready(self) -> str:
         """Set once the sessions stored before retention existed are indexed for it."""
         return f"{self.prefix}:retention_ready"
+
+    def user_tags_ready(self) -> str:
+        """Set once the messages stored before user tags existed carry theirs."""
+        return f"{self.prefix}:user_tags_ready"
 
     def recent_base(self) -> str:
         """A tenant's recent listing is this base followed by ``q(tenant)``."""

@@ -29,6 +29,7 @@ PRELUDES: dict[str, tuple[str, ...]] = {
     "delete": ("keys", "listing"),
     "import_session": ("keys", "listing"),
     "import_messages": ("keys",),
+    "retag": ("keys",),
 }
 
 
@@ -59,8 +60,9 @@ class Scripts:
     acquire_lease: BatchedScript
     release_lease: BatchedScript
     due_sessions: BatchedScript
-    store_vector: BatchedScript
+    store_vectors: BatchedScript
     requeue: BatchedScript
+    retag: BatchedScript
     put_item: BatchedScript
     get_item: BatchedScript
     delete_item: BatchedScript

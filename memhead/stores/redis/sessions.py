@@ -9,6 +9,7 @@ from itertools import chain
 from typing import Any, cast
 
 import memhead.stores.redis.fields as f
+import memhead.stores.redis.user_tags as user_tags
 from memhead.models import Memory, Message, NewMessage, Session, SessionKey, SessionPatch
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.keyspace import listing_member, session_id_of_member
@@ -108,7 +109,10 @@ async def put_session(db: Db, key: SessionKey, patch: SessionPatch, now: int) ->
             "" if patch.ttl_ms is None else patch.ttl_ms,
         ],
     )
-    return f.session(f.pairs(reply))
+    record, user_changed = reply
+    if user_changed:
+        await user_tags.retag(db, key)
+    return f.session(f.pairs(record))
 
 
 async def delete_session(db: Db, key: SessionKey, *condition: str | int) -> bool:

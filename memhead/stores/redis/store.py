@@ -24,6 +24,7 @@ import memhead.stores.redis.embedding as embedding
 import memhead.stores.redis.retention as retention
 import memhead.stores.redis.search as search
 import memhead.stores.redis.sessions as sessions
+import memhead.stores.redis.user_tags as user_tags
 from memhead.errors import ConfigError, SearchUnavailable
 from memhead.models import (
     ApiKey,
@@ -98,6 +99,7 @@ class RedisStore(RedisItems, RedisLifecycle):
             )
         if self.has_search:
             await self._indexes.setup()
+            await user_tags.backfill(self._db)
         await retention.backfill(self._db)
 
     async def _probe_search(self) -> bool:

@@ -70,6 +70,19 @@ def keyword_query(field: str, terms: Sequence[str], filters: str) -> str:
     return " | ".join(f"((@{field}:{term}){weight} {filters})" for term in terms)
 
 
+def weighted_query(
+    field_repeats: Sequence[tuple[str, int]], terms: Sequence[str], filters: str
+) -> str:
+    """Documents in scope matching any term in any of the fields: a union of one filtered
+    clause per (term, field), a field's clause repeated to weight it (see ``search``)."""
+    return " | ".join(
+        f"((@{field}:{term}) {filters})"
+        for term in terms
+        for field, repeats in field_repeats
+        for _ in range(repeats)
+    )
+
+
 def normalised(vector: Sequence[float]) -> bytes:
     v = np.asarray(vector, dtype=np.float32)
     v /= max(float(np.linalg.norm(v)), 1e-12)

@@ -10,6 +10,7 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 import memhead.stores.redis.fields as f
+import memhead.stores.redis.user_tags as user_tags
 from memhead.errors import InvalidRequest
 from memhead.models import Message, Session, SessionKey
 from memhead.stores.redis.fields import Db
@@ -26,7 +27,7 @@ async def tenants(db: Db) -> list[str]:
 
 async def import_session(db: Db, key: SessionKey, session: Session) -> None:
     k = db.keys
-    await db.scripts.import_session(
+    user_changed = await db.scripts.import_session(
         keys=[k.session(key), k.recent(key.tenant), k.written(), k.expires()],
         args=[
             *(k.namespace_base(key.tenant), k.user_base(key.tenant), key.tenant),
@@ -36,6 +37,8 @@ async def import_session(db: Db, key: SessionKey, session: Session) -> None:
             "" if session.ttl_ms is None else session.ttl_ms,
         ],
     )
+    if user_changed:
+        await user_tags.retag(db, key)
 
 
 def _message_args(m: Message) -> tuple[Any, ...]:

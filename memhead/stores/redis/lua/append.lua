@@ -7,7 +7,9 @@
 -- Returns per message {seq} when stored now, or the stored message's FIELDS when its client
 -- id was already known. A message's keyword row (search.py) is its text, the text of the
 -- message stored before it in the session (context) and its day. Each message hash is written
--- by one HSET, so the search indexes index it once, at once.
+-- by one HSET, so the search indexes index it once, at once. Its user tag is the session's
+-- user as read here, so an append racing a change of the user lands with one or the other,
+-- and the retag that follows the change (retag.lua) covers it either way.
 -- Uses keys.lua and listing.lua (scripts.py puts them before this file).
 local skey, cids, due, embed = KEYS[1], KEYS[2], KEYS[3], KEYS[5]
 local L = {ns = ARGV[2], recent = KEYS[4], user = ARGV[3], id = ARGV[6], written = KEYS[6],
@@ -22,6 +24,7 @@ else
   create(skey, ARGV[5], ARGV[6], ARGV[7], ns, now)
   s = {ARGV[7], ns, now, false, '0', '0', false}
 end
+local utag = user_tag(ARGV[14], s[4])
 local first = tonumber(s[5])
 local last = first
 local context = first > 0 and redis.call('HGET', ARGV[1] .. first, 'text') or ''
@@ -36,7 +39,7 @@ for i = 16, #ARGV, 9 do
     local f = {'tenant', ARGV[5], 'session', ARGV[6], 'seq', last, 'role', ARGV[i],
       'content', ARGV[i + 2], 'created_at', ARGV[i + 5], 'text', ARGV[i + 3],
       'context', context, 'day', ARGV[i + 4], 'tenant_tag', ARGV[14], 'session_tag', ARGV[15],
-      'role_tag', ARGV[i + 1]}
+      'role_tag', ARGV[i + 1], 'user_tag', utag}
     context = ARGV[i + 3]
     if has_cid then
       f[#f + 1], f[#f + 2] = 'client_id', cid

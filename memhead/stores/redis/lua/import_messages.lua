@@ -6,7 +6,8 @@
 -- Returns {stored count}, or {-1} (no session), {-2, seq} (a gap), {-3, seq} (its client
 -- id is stored at another seq); checked before the first write.
 local skey, cids, due, embed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local s = redis.call('HMGET', skey, 'incarnation', 'last_seq', 'upto_seq', 'updated_at')
+local s = redis.call('HMGET', skey, 'incarnation', 'last_seq', 'upto_seq', 'updated_at',
+  'user_id')
 if not s[1] then return {-1} end
 local last = tonumber(s[2])
 local expected = last + 1
@@ -21,6 +22,7 @@ for i = 8, #ARGV, 10 do
   end
 end
 local context = last > 0 and redis.call('HGET', ARGV[1] .. last, 'text') or ''
+local utag = user_tag(ARGV[6], s[5])
 local stored = 0
 for i = 8, #ARGV, 10 do
   local seq = tonumber(ARGV[i])
@@ -28,7 +30,7 @@ for i = 8, #ARGV, 10 do
     local f = {'tenant', ARGV[3], 'session', ARGV[4], 'seq', seq, 'role', ARGV[i + 1],
       'content', ARGV[i + 3], 'created_at', ARGV[i + 6], 'text', ARGV[i + 4],
       'context', context, 'day', ARGV[i + 5], 'tenant_tag', ARGV[6], 'session_tag', ARGV[7],
-      'role_tag', ARGV[i + 2]}
+      'role_tag', ARGV[i + 2], 'user_tag', utag}
     context = ARGV[i + 4]
     if ARGV[i + 8] == '1' then
       f[#f + 1], f[#f + 2] = 'client_id', ARGV[i + 7]

@@ -2,7 +2,8 @@
 -- ARGV: namespace base, user base, tenant, session id, fresh incarnation, due member,
 --       namespace, user id, has user id, metadata (''), created_at, updated_at,
 --       ttl in ms ('' = the default)
--- Sets the session's record as an export holds it; messages and summary stay.
+-- Sets the session's record as an export holds it; messages and summary stay. Returns 1 when
+-- its user changed (then its messages' user tags must follow: retag.lua), else 0.
 -- Uses keys.lua and listing.lua (scripts.py puts them before this file).
 local skey = KEYS[1]
 local L = {ns = ARGV[1], recent = KEYS[2], user = ARGV[2], id = ARGV[4], written = KEYS[3],
@@ -33,4 +34,4 @@ else
   redis.call('HDEL', skey, 'ttl_ms')
 end
 enlist(L, ARGV[7], ARGV[12], user, ttl)
-return 1
+return (s[4] or '') ~= (user or '') and 1 or 0

@@ -12,3 +12,11 @@ local function embed_member(due_member, seq)
   local s = tostring(seq)
   return due_member .. ':' .. string.rep('0', 12 - #s) .. s
 end
+local function search_tag(s)
+  return 'x' .. (string.gsub(s, '.', function(c)
+    return string.format('%02x', string.byte(c))
+  end))
+end
+local function user_tag(tenant_tag, user)
+  return user and (tenant_tag .. search_tag(user)) or ''
+end
