@@ -15,6 +15,7 @@ import orjson
 from memhead.items.filters import matches
 from memhead.models import Item, ItemKey, JSONObject, Namespace, NewItem
 from memhead.stores.redis.fields import Db
+from memhead.stores.redis.item_filters import value_tokens
 from memhead.stores.redis.item_records import (
     NEVER,
     RECORD_FIELDS,
@@ -37,9 +38,10 @@ async def ft(db: Db, *args: Any) -> Any:
     return await db.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-def live_in(tenant: str, prefix: Namespace, now: int) -> str:
-    """The query clauses for the live items of ``tenant`` under ``prefix``."""
-    return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf]"
+def live_in(tenant: str, prefix: Namespace, now: int, pushed: str = "") -> str:
+    """The query clauses for the live items of ``tenant`` under ``prefix`` (and ``pushed``,
+    the clauses of a filter, ``item_filters``)."""
+    return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf] {pushed}"
 
 
 async def put_item(
@@ -60,6 +62,7 @@ async def put_item(
             *("0" if text is None else "1", text or "", fold(text or "")),
             *(scope_tags(key.tenant, key.namespace), order(now, key.namespace, key.key)),
             "" if kept[0] is None else kept[0],
+            value_tokens(item.value),
         ],
     )
     return Item(key.namespace, key.key, item.value, int(created), now, expires_at, ttl)
@@ -112,12 +115,14 @@ async def list_items(
     now: int,
     offset: int,
     limit: int,
+    pushed: str = "",
 ) -> list[Item]:
     """Without a filter the page is the query's; with one, pages are read from the start
-    until enough items pass it (the filter's semantics are Python's, ``filters.matches``)."""
+    until enough items pass it (the filter's semantics are Python's, ``filters.matches``),
+    of the items the engine kept by the filter's ``pushed`` clauses."""
     if limit <= 0:
         return []
-    query = live_in(tenant, prefix, now)
+    query = live_in(tenant, prefix, now, pushed)
     if not filter:
         return await _listed(db, query, offset, limit)
     kept: list[Item] = []

@@ -24,6 +24,8 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:job:<name>                            string: the owner of a store-wide job's lease
     P:retention_ready                       string: set once every older session is in
                                             written/expires (``retention.backfill``)
+    P:item_filters_ready                    string: set once every older item has its
+                                            filter tokens (``item_upgrade``)
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -274,6 +276,10 @@ class Keys:
     def retention_ready(self) -> str:
         """Set once the sessions stored before retention existed are indexed for it."""
         return f"{self.prefix}:retention_ready"
+
+    def item_filters_ready(self) -> str:
+        """Set once the items stored before filter tokens existed have theirs."""
+        return f"{self.prefix}:item_filters_ready"
 
     def recent_base(self) -> str:
         """A tenant's recent listing is this base followed by ``q(tenant)``."""

@@ -1,10 +1,11 @@
 -- KEYS: item record, keyword entry, vector
 -- ARGV: now, tenant, ns code, key, value, ttl_ms ('' = none), live_until, revision,
---       has text ('1'/'0'), text, folded text, scope tags, order, created_at ('': kept)
+--       has text ('1'/'0'), text, folded text, scope tags, order, created_at ('': kept),
+--       filter tokens
 -- Creates or replaces the item (item_records.py has the fields); returns its created_at,
 -- kept from a live item it replaces. The vector always goes (a new revision needs its own);
--- the keyword entry is rewritten only when the text changed, since every rewrite skews the
--- engine's BM25 statistics until its garbage collector runs.
+-- the keyword entry is rewritten only when its text or filter tokens changed, since every
+-- rewrite skews the engine's BM25 statistics until its garbage collector runs.
 local now = tonumber(ARGV[1])
 local old = redis.call('HMGET', KEYS[1], 'created_at', 'live_until')
 local created = ARGV[1]
@@ -14,14 +15,21 @@ redis.call('DEL', KEYS[1], KEYS[3])
 local has_text = ARGV[9] == '1'
 local f = {'tenant', ARGV[2], 'ns', ARGV[3], 'key', ARGV[4], 'value', ARGV[5],
   'created_at', created, 'updated_at', ARGV[1], 'live_until', ARGV[7], 'revision', ARGV[8],
-  'pending', has_text and 'y' or 'n', 'scope_tag', ARGV[12], 'order', ARGV[13]}
+  'pending', has_text and 'y' or 'n', 'scope_tag', ARGV[12], 'order', ARGV[13],
+  'filter_tag', ARGV[15]}
 if ARGV[6] ~= '' then f[#f + 1], f[#f + 2] = 'ttl_ms', ARGV[6] end
 if has_text then f[#f + 1], f[#f + 2] = 'indexed', '1' end
 redis.call('HSET', KEYS[1], unpack(f))
 if not has_text then
   redis.call('DEL', KEYS[2])
-elseif redis.call('HGET', KEYS[2], 'raw') ~= ARGV[10] then
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[2], 'text', ARGV[11], 'raw', ARGV[10], 'scope_tag', ARGV[12])
+else
+  local entry = redis.call('HMGET', KEYS[2], 'raw', 'filter_tag')
+  if entry[1] ~= ARGV[10] then
+    redis.call('DEL', KEYS[2])
+    redis.call('HSET', KEYS[2], 'text', ARGV[11], 'raw', ARGV[10], 'scope_tag', ARGV[12],
+      'filter_tag', ARGV[15])
+  elseif entry[2] ~= ARGV[15] then
+    redis.call('HSET', KEYS[2], 'filter_tag', ARGV[15])
+  end
 end
 return created
