@@ -131,8 +131,18 @@ async def append_messages(store: Store, words: Words, count: int, sessions: int)
         await store.append(key, messages, now=START_MS + s, window=10**9)
 
 
+def filling_store(url: str) -> Store:
+    """The store to fill in-process: Redis with a long timeout, since a busy machine can take
+    seconds over a pipeline of vector inserts."""
+    if url.startswith("redis"):
+        from memhead.stores.redis import RedisStore
+
+        return RedisStore.from_url(url, timeout_s=120)
+    return open_store(url)
+
+
 async def fill_throughput(url: str, words: Words, args: argparse.Namespace) -> dict[str, float]:
-    store = open_store(url)
+    store = filling_store(url)
     await store.setup()
     try:
         rate = await put_items(store, words, "bench", args.items, args.namespaces)
@@ -143,7 +153,7 @@ async def fill_throughput(url: str, words: Words, args: argparse.Namespace) -> d
 
 
 async def fill_scale(url: str, words: Words, args: argparse.Namespace) -> dict[str, float]:
-    store = open_store(url)
+    store = filling_store(url)
     await store.setup()
     try:
         rate = await put_items(store, words, "scale", args.scale, 100)

@@ -1,7 +1,7 @@
-"""Equality filters pushed down into the Redis Query Engine (``item_filters``): every search
-finds exactly the items ``filters.matches`` selects, pushed or not, whatever the types
-(``1``, ``1.0``, ``true``, ``"1"``), and a store written before filter tokens existed gets
-them when opened by this version."""
+"""Equality filters pushed down into the Redis Query Engine (``item_filters``) and listings
+read from the order sets: every search finds exactly the items ``filters.matches`` selects,
+pushed or not, whatever the types (``1``, ``1.0``, ``true``, ``"1"``), and a store written
+before filter tokens and order sets existed gets them when opened by this version."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ FILTERS: list[JSONObject] = [
     {"n": "ünï 🎸"},
     {"tag|x": "{a,b} @x:[1 2]"},
     {"nothing": None},
+    {},
 ]
 VECTOR = [1.0, 0.0]
 
@@ -179,6 +180,8 @@ async def _as_written_before_filter_tokens(client: aioredis.Redis, keys: Keys) -
     for index in (keys.item_index(), keys.item_text_index(), keys.item_vector_index(2)):
         await client.execute_command("FT.DROPINDEX", index)
     await client.delete(keys.item_filters_ready())
+    async for name in client.scan_iter(match=keys.item_order_base() + "*"):
+        await client.delete(name)
     for kind in ("item", "itext", "ivec"):
         async for name in client.scan_iter(match=f"{keys.prefix}:{kind}:*"):
             await client.hdel(name, "filter_tag")

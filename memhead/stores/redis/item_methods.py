@@ -65,8 +65,12 @@ class RedisItems:
         offset: int,
         limit: int,
     ) -> list[Item]:
-        pushed = item_filters.clauses(await self._pushed(filter))
-        return await items.list_items(self._db, tenant, prefix, filter, now, offset, limit, pushed)
+        indexes = await self._searchable()
+        ready = await item_upgrade.ready(self._db, indexes)
+        pushed = item_filters.clauses(await self._pushed(filter)) if ready else None
+        return await items.list_items(
+            self._db, tenant, prefix, filter, now, (offset, limit), pushed
+        )
 
     @unavailable_as_503
     async def item_keyword_search(

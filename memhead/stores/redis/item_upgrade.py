@@ -1,10 +1,12 @@
-"""Memory items stored before filter tokens existed (``item_filters``) get theirs at setup.
+"""Memory items stored before filter tokens (``item_filters``) and order sets
+(``item_records``) existed get them at setup.
 
 ``Indexes.setup`` adds ``filter_tag`` to the item indexes made before it; this module then
 walks the records (SCAN, a batch at a time) and gives each item without tokens the tokens of
-its value, on its record, keyword entry and vector, by a script that skips an item put since
-it was read. Once done, ``P:item_filters_ready`` is set and searches push equality filters
-down (``ready``): before that, an item without tokens would be missed by a pushed clause.
+its value, on its record, keyword entry and vector, and its member in the order set of each
+of its namespace prefixes, by a script that skips an item put since it was read. Once done,
+``P:item_filters_ready`` is set and searches push equality filters down and list from the
+order sets (``ready``): before that, an item without them would be missed.
 Safe to run in several processes at once and to repeat.
 """
 
@@ -48,7 +50,7 @@ async def _batch(db: Db, names: list[bytes]) -> int:
             pipe.hmget(name, ["revision", "value", "filter_tag"])
         found: list[list[bytes | None]] = await pipe.execute()
     keys: list[str] = []
-    args: list[str | bytes] = []
+    args: list[str | bytes] = [db.keys.item_order_base()]
     for name, (revision, value, tokens) in zip(names, found, strict=True):
         if revision is None or value is None or tokens is not None:
             continue  # gone, or put by this version

@@ -25,7 +25,9 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:retention_ready                       string: set once every older session is in
                                             written/expires (``retention.backfill``)
     P:item_filters_ready                    string: set once every older item has its
-                                            filter tokens (``item_upgrade``)
+                                            filter tokens and order entries (``item_upgrade``)
+    P:iorder:<scope>                        zset (score 0): the order member of each item
+                                            under a namespace prefix (``item_records``)
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -225,6 +227,15 @@ class Keys:
         """The item whose record, keyword entry or vector key is ``name``."""
         text = name.decode() if isinstance(name, bytes) else name
         return item_key_of_id(text[text.index("{") + 1 : text.rindex("}")])
+
+    def item_order_base(self) -> str:
+        """The order set of a namespace prefix is this base followed by its scope tag
+        (``item_records.scope_tag``)."""
+        return f"{self.prefix}:iorder:"
+
+    def item_order(self, scope: str) -> str:
+        """Zset (score 0): the order member of each item under the prefix of ``scope``."""
+        return self.item_order_base() + scope
 
     def items_index_prefix(self) -> str:
         return f"{self.prefix}:item:"
