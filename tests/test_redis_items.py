@@ -1,6 +1,8 @@
 """What only the Redis store's memory items have: key names, and index entries that reads,
 refreshes and same-text puts leave alone (RediSearch re-indexes any hash written, and counts
-the stale copy in BM25 until its garbage collector runs)."""
+the stale copy in BM25 until its garbage collector runs). A put that keeps the text but
+changes a scalar field rewrites the keyword entry: its filter tokens (``item_filters``)
+changed."""
 
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ async def test_reads_refreshes_and_same_text_puts_never_move_keyword_scores(
     for now in range(1001, 1021):
         await store.get_item(ItemKey("t", ("n",), "a"), now=now, refresh=True)
         await store.refresh_items([ItemKey("t", ("n",), k) for k in texts], now=now)
-    await store.put_item(ItemKey("t", ("n",), "b"), NewItem({"v": 2}, texts["b"]), now=2000)
+    same_scalars = {"v": 1, "more": [2, {"x": 3}]}
+    await store.put_item(ItemKey("t", ("n",), "b"), NewItem(same_scalars, texts["b"]), now=2000)
     assert await scores() == before
 
 

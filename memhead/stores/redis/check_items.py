@@ -1,13 +1,16 @@
 """Invariant checks of the memory items in the Redis store (part of ``memhead check``): each
-record's keyword entry and vector agree with it, and no entry or vector outlives its item.
-Reads only, by SCAN, a pipeline per batch of keys."""
+record's keyword entry and vector agree with it (filter tokens included, once every item has
+them), and no entry or vector outlives its item. Reads only, by SCAN, a pipeline per batch
+of keys."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
 from redis.asyncio import Redis
 
+from memhead.stores.redis.item_filters import value_tokens
 from memhead.stores.redis.keyspace import Keys
 
 BATCH = 500
@@ -44,21 +47,42 @@ def _record_problems(
     return [f"item {name}: {p}" for p in problems]
 
 
+Fields = list[bytes | None]
+
+
+def _token_problems(name: str, record: Fields, others: list[Fields]) -> list[str]:
+    """``record``: the value and filter tokens; ``others``: of the keyword entry and the
+    vector, a field that is there when they are, and their tokens."""
+    value, tokens = record
+    if tokens is None or value is None:
+        return [f"item {name}: no filter tokens"]
+    problems = []
+    if tokens.decode() != value_tokens(orjson.loads(value)):
+        problems.append(f"item {name}: filter tokens not of its value")
+    for kind, (there, held) in zip(("keyword entry", "vector"), others, strict=True):
+        if there is not None and held != tokens:
+            problems.append(f"item {name}: its {kind} has other filter tokens")
+    return problems
+
+
 async def _check_records(client: Redis, keys: Keys) -> list[str]:
     problems: list[str] = []
+    tokens_ready = bool(await client.exists(keys.item_filters_ready()))
     async for batch in _batches(client, keys.items_index_prefix() + "*"):
         async with client.pipeline(transaction=False) as pipe:
             for name in batch:
                 item = keys.item_of(name)
-                pipe.hmget(name, ["indexed", "pending", "revision"])
-                pipe.exists(keys.item_text(item))
-                pipe.hget(keys.item_vector(item), "revision")
+                pipe.hmget(name, ["indexed", "pending", "revision", "value", "filter_tag"])
+                pipe.hmget(keys.item_text(item), ["raw", "filter_tag"])
+                pipe.hmget(keys.item_vector(item), ["revision", "filter_tag"])
             replies = await pipe.execute()
         for i, name in enumerate(batch):
-            (indexed, pending, revision), text, vector = replies[3 * i : 3 * i + 3]
+            (indexed, pending, revision, *record), text, vector = replies[3 * i : 3 * i + 3]
             problems += _record_problems(
-                name.decode(), indexed == b"1", pending, revision, bool(text), vector
+                name.decode(), indexed == b"1", pending, revision, text[0] is not None, vector[0]
             )
+            if tokens_ready:
+                problems += _token_problems(name.decode(), record, [text, vector])
     return problems
 
 

@@ -53,11 +53,14 @@ FILTER_SCHEMA = (
 )
 SORTED_CODE = ("TAG", "SEPARATOR", ";", "SORTABLE", "UNF", "NOINDEX")
 """A field only read back or sorted by (never split: ``;`` is in no code)."""
+ITEM_FILTER = ("filter_tag", "TAG")
+"""Items' equality filter tokens (``item_filters``), added to indexes made before them."""
 ITEM_SCHEMA = (
     *("scope_tag", "TAG", "pending", "TAG", "live_until", "NUMERIC", "SORTABLE"),
     *("updated_at", "NUMERIC", "SORTABLE", "ns", *SORTED_CODE, "order", *SORTED_CODE),
+    *ITEM_FILTER,
 )
-ITEM_TEXT_SCHEMA = ("text", "TEXT", "scope_tag", "TAG")
+ITEM_TEXT_SCHEMA = ("text", "TEXT", "scope_tag", "TAG", *ITEM_FILTER)
 SCORERS = ("BM25STD", "BM25")
 """Standard BM25 when the engine has it (RediSearch >= 2.10, Redis 8), else its older BM25."""
 SCAN_WAIT_S = 30.0
@@ -84,6 +87,8 @@ class Indexes:
         self.scorer = SCORERS[0]
         self._space: Space | None = None
         self._vector_index = False
+        self.item_filters_ready = False
+        """Whether every item has its filter tokens (``item_upgrade``)."""
 
     async def ft(self, *args: Any) -> Any:
         """An ``FT.*`` command (redis-py types them loosely)."""
@@ -107,6 +112,8 @@ class Indexes:
             spec = ("ON", "HASH", "PREFIX", 1, prefix, "STOPWORDS", 0, "SCHEMA", *schema)
             if await self._create(index, *spec):
                 await self._wait_scanned(index)
+            else:
+                await self._add_item_filter(index)
         for scorer in SCORERS:
             try:  # a query that matches nothing, whatever the index holds
                 await self.ft(
@@ -143,6 +150,15 @@ class Indexes:
             return False
         return True
 
+    async def _add_item_filter(self, index: str) -> None:
+        """Add ``filter_tag`` to an item index made before it (no scan: no hash has it yet;
+        ``item_upgrade`` writes it, and each write re-indexes the hash)."""
+        try:
+            await self.ft("FT.ALTER", index, "SKIPINITIALSCAN", "SCHEMA", "ADD", *ITEM_FILTER)
+        except ResponseError as exc:
+            if "duplicate" not in str(exc).lower():
+                raise
+
     async def _wait_scanned(self, index: str) -> None:
         """Wait (up to ``SCAN_WAIT_S``) for a new index's background scan of the keyspace.
 
@@ -169,14 +185,16 @@ class Indexes:
             (
                 self.keys.item_vector_index,
                 self.keys.item_vectors_index_prefix(),
-                ("scope_tag", "TAG"),
+                ("scope_tag", "TAG", *ITEM_FILTER),
             ),
         ):
-            await self._create(
+            created = await self._create(
                 index(space.dimensions),
                 *("ON", "HASH", "PREFIX", 1, prefix, "SCHEMA", *filters, *vector),
                 *("DISTANCE_METRIC", "COSINE"),
             )
+            if not created and index == self.keys.item_vector_index:
+                await self._add_item_filter(index(space.dimensions))
         self._vector_index = True
 
     async def stored_space(self) -> Space | None:

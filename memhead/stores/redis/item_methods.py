@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import memhead.stores.redis.item_embedding as item_embedding
+import memhead.stores.redis.item_filters as item_filters
 import memhead.stores.redis.item_search as item_search
+import memhead.stores.redis.item_upgrade as item_upgrade
 import memhead.stores.redis.items as items
 from memhead.models import (
     Item,
@@ -63,8 +65,12 @@ class RedisItems:
         offset: int,
         limit: int,
     ) -> list[Item]:
-        await self._searchable()
-        return await items.list_items(self._db, tenant, prefix, filter, now, offset, limit)
+        indexes = await self._searchable()
+        ready = await item_upgrade.ready(self._db, indexes)
+        pushed = item_filters.clauses(await self._pushed(filter)) if ready else None
+        return await items.list_items(
+            self._db, tenant, prefix, filter, now, (offset, limit), pushed
+        )
 
     @unavailable_as_503
     async def item_keyword_search(
@@ -78,8 +84,9 @@ class RedisItems:
         limit: int,
     ) -> list[ItemHit]:
         indexes = await self._searchable()
+        wanted = item_search.Wanted(filter, await self._pushed(filter), now, limit)
         return await item_search.item_keyword_search(
-            self._db, indexes, tenant, prefix, terms, filter, now, limit
+            self._db, indexes, tenant, prefix, terms, wanted
         )
 
     @unavailable_as_503
@@ -94,8 +101,9 @@ class RedisItems:
         limit: int,
     ) -> list[ItemHit]:
         indexes = await self._searchable()
+        wanted = item_search.Wanted(filter, await self._pushed(filter), now, limit)
         return await item_search.item_vector_search(
-            self._db, indexes, tenant, prefix, vector, filter, now, limit
+            self._db, indexes, tenant, prefix, vector, wanted
         )
 
     @unavailable_as_503
@@ -123,6 +131,14 @@ class RedisItems:
     ) -> None:
         indexes = await self._searchable()
         await item_embedding.store_item_vectors(self._db, indexes, pairs, model)
+
+    async def _pushed(self, filter: JSONObject | None) -> list[str]:
+        """The filter tokens of ``filter``'s equality conditions, once every item has its
+        tokens (``item_upgrade``); none until then."""
+        indexes = await self._searchable()
+        if not filter or not await item_upgrade.ready(self._db, indexes):
+            return []
+        return item_filters.pushed_tokens(filter)
 
     async def _pending_items(self) -> int:
         """Live items waiting for a vector (none without the query engine: nor can any be

@@ -25,6 +25,9 @@ no escaping and has a fixed size.
 ``NEVER - updated_at`` (zero-padded) + ``ns`` + ``-`` + the key's hex: byte order of ``ns``
 is label-by-label order of namespaces (``.`` sorts before any hex digit, ``-`` before
 ``.``), so ``SORTBY order`` lists most recently updated first, ties by namespace then key.
+The same ``order`` is the item's member (score 0) in the order set ``P:iorder:<scope>`` of
+each of its prefixes, kept by the put and delete scripts: a listing without a filter reads
+its page there (``ZRANGE``, lexicographic as ``SORTBY order``) instead of sorting the prefix.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from memhead.models import Item, Namespace
+from memhead.models import Item, ItemKey, Namespace
 
 NEVER = 2**53
 """``live_until`` of an item without expiry (ms; a double holds it exactly)."""
@@ -65,6 +68,12 @@ def scope_tags(tenant: str, namespace: Namespace) -> str:
 
 def order(updated_at: int, namespace: Namespace, key: str) -> str:
     return f"{NEVER - updated_at:0{ORDER_DIGITS}d}{ns_code(namespace)}-{key.encode().hex()}"
+
+
+def key_of_order(tenant: str, member: bytes) -> ItemKey:
+    """The item of ``tenant`` whose ``order`` is ``member``."""
+    ns, key = member[ORDER_DIGITS:].decode().rsplit("-", 1)
+    return ItemKey(tenant, namespace_of(ns), bytes.fromhex(key).decode())
 
 
 def live_until(now: int, ttl_ms: int | None) -> int:

@@ -16,16 +16,23 @@ which is then a small part of the index and so a quick scan.
 
 Keyword queries are built and scored as the messages' (``search``, ``text``): folded terms,
 one clause per term, BM25 (``indexes.scorer``) with the scope clause's share divided out.
+
+A filter's equality conditions on scalars are pushed down as TAG clauses (``item_filters``)
+next to the scope: in the keyword query, in the vector query's scope, and checked on the
+first, unscoped, nearest vectors as the scope is. ``filters.matches`` still judges each
+candidate read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from memhead.errors import EmbeddingMismatch
 from memhead.models import ItemHit, JSONObject, Namespace
 from memhead.stores.redis.fields import Db
 from memhead.stores.redis.indexes import Indexes
+from memhead.stores.redis.item_filters import admits, clauses
 from memhead.stores.redis.item_records import scope_tag
 from memhead.stores.redis.items import ft, passes, records
 from memhead.stores.redis.replies import Row, rows
@@ -34,6 +41,17 @@ from memhead.stores.redis.text import TEXT_SCALE, keyword_query, match_terms, no
 MIN_CANDIDATES = 50
 """Candidates asked for at least when a filter may drop some."""
 GROWTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a search keeps: items passing ``filter`` (of whose equality conditions
+    ``pushed`` holds the tokens the engine checks), live at ``now``, at most ``limit``."""
+
+    filter: JSONObject | None
+    pushed: list[str]
+    now: int
+    limit: int
 
 
 def _first_batch(limit: int, filter: JSONObject | None) -> int:
@@ -56,14 +74,13 @@ async def item_keyword_search(
     tenant: str,
     prefix: Namespace,
     terms: Sequence[str],
-    filter: JSONObject | None,
-    now: int,
-    limit: int,
+    wanted: Wanted,
 ) -> list[ItemHit]:
-    words = match_terms(terms)
+    words, filter, now, limit = match_terms(terms), wanted.filter, wanted.now, wanted.limit
     if not words or limit <= 0:
         return []
-    query = keyword_query("text", words, f"@scope_tag:{{{scope_tag(tenant, prefix)}}}")
+    scope = f"@scope_tag:{{{scope_tag(tenant, prefix)}}} {clauses(wanted.pushed)}"
+    query = keyword_query("text", words, scope)
     hits: list[ItemHit] = []
     start, batch = 0, _first_batch(limit, filter)
     while True:
@@ -88,10 +105,9 @@ async def item_vector_search(
     tenant: str,
     prefix: Namespace,
     vector: Sequence[float],
-    filter: JSONObject | None,
-    now: int,
-    limit: int,
+    wanted: Wanted,
 ) -> list[ItemHit]:
+    filter, now, limit = wanted.filter, wanted.now, wanted.limit
     space = await indexes.stored_space()
     if space is None or limit <= 0:
         return []  # no vector stored yet
@@ -105,12 +121,17 @@ async def item_vector_search(
     k = _first_batch(limit, filter)
     wide = max(k * GROWTH, MIN_CANDIDATES)
     found = await _nearest(db, index, "*", blob, wide)
-    in_scope = [row for row in found if tag.encode() in _tags(row)]
+    in_scope = [
+        row
+        for row in found
+        if tag.encode() in _tags(row) and admits(wanted.pushed, row[2].get(b"filter_tag", b""))
+    ]
     hits = await _kept(db, in_scope[:k], filter, now)
     if len(hits) >= limit or (len(found) < wide and len(in_scope) <= k):
         return hits[:limit]
     while True:
-        found = await _nearest(db, index, f"@scope_tag:{{{tag}}}", blob, k)
+        scope = f"@scope_tag:{{{tag}}} {clauses(wanted.pushed)}"
+        found = await _nearest(db, index, scope, blob, k)
         hits = await _kept(db, found, filter, now)
         if len(hits) >= limit or len(found) < k:
             return hits[:limit]
@@ -127,6 +148,6 @@ async def _nearest(db: Db, index: str, scope: str, blob: bytes, k: int) -> list[
         db,
         *("FT.SEARCH", index, f"({scope})=>[KNN {k} @vector $vector AS distance]"),
         *("PARAMS", 2, "vector", blob, "SORTBY", "distance"),
-        *("RETURN", 2, "distance", "scope_tag", "LIMIT", 0, k, "DIALECT", 2),
+        *("RETURN", 3, "distance", "scope_tag", "filter_tag", "LIMIT", 0, k, "DIALECT", 2),
     )
     return [(name, 1.0 - float(fields[b"distance"]), fields) for name, _, fields in rows(reply)]

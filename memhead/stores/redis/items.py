@@ -8,16 +8,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from memhead.items.filters import matches
 from memhead.models import Item, ItemKey, JSONObject, Namespace, NewItem
 from memhead.stores.redis.fields import Db
+from memhead.stores.redis.item_filters import value_tokens
 from memhead.stores.redis.item_records import (
     NEVER,
     RECORD_FIELDS,
+    key_of_order,
     namespace_of,
     ns_code,
     order,
@@ -37,9 +39,10 @@ async def ft(db: Db, *args: Any) -> Any:
     return await db.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-def live_in(tenant: str, prefix: Namespace, now: int) -> str:
-    """The query clauses for the live items of ``tenant`` under ``prefix``."""
-    return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf]"
+def live_in(tenant: str, prefix: Namespace, now: int, pushed: str = "") -> str:
+    """The query clauses for the live items of ``tenant`` under ``prefix`` (and ``pushed``,
+    the clauses of a filter, ``item_filters``)."""
+    return f"@scope_tag:{{{scope_tag(tenant, prefix)}}} @live_until:[({now} +inf] {pushed}"
 
 
 async def put_item(
@@ -60,6 +63,8 @@ async def put_item(
             *("0" if text is None else "1", text or "", fold(text or "")),
             *(scope_tags(key.tenant, key.namespace), order(now, key.namespace, key.key)),
             "" if kept[0] is None else kept[0],
+            value_tokens(item.value),
+            db.keys.item_order_base(),
         ],
     )
     return Item(key.namespace, key.key, item.value, int(created), now, expires_at, ttl)
@@ -73,10 +78,11 @@ async def get_item(db: Db, key: ItemKey, now: int, refresh: bool) -> Item | None
 
 
 async def delete_item(db: Db, key: ItemKey, now: int) -> bool:
-    return bool(await db.scripts.delete_item(keys=db.keys.item_set(key), args=[now, "0"]))
+    args: list[str | int] = [now, "0", db.keys.item_order_base()]
+    return bool(await db.scripts.delete_item(keys=db.keys.item_set(key), args=args))
 
 
-async def records(db: Db, names: Sequence[bytes]) -> list[Item | None]:
+async def records(db: Db, names: Sequence[bytes | str]) -> list[Item | None]:
     """The items whose records (or keyword entries, or vectors) ``names`` are, read in one
     round trip; ``None`` for one gone meanwhile."""
     async with db.client.pipeline(transaction=False) as pipe:
@@ -104,28 +110,51 @@ async def _listed(db: Db, query: str, start: int, count: int) -> list[Item]:
     ]
 
 
+async def _from_order_set(
+    db: Db, tenant: str, prefix: Namespace, filter: JSONObject | None, now: int, wanted: int
+) -> list[Item]:
+    """The first ``wanted`` live items passing ``filter``, read from the prefix's order set
+    a batch at a time (an expired item stays there until the sweep deletes it)."""
+    name = db.keys.item_order(scope_tag(tenant, prefix))
+    kept: list[Item] = []
+    start, batch = 0, wanted if not filter else max(wanted, LIST_BATCH)
+    while True:
+        members = cast(list[bytes], await db.client.zrange(name, start, start + batch - 1))
+        found = await records(db, [db.keys.item(key_of_order(tenant, m)) for m in members])
+        kept += [item for item in found if item is not None and passes(item, filter, now)]
+        if len(kept) >= wanted or len(members) < batch:
+            return kept[:wanted]
+        start, batch = start + batch, max(batch, LIST_BATCH)
+
+
 async def list_items(
     db: Db,
     tenant: str,
     prefix: Namespace,
     filter: JSONObject | None,
     now: int,
-    offset: int,
-    limit: int,
+    page: tuple[int, int],
+    pushed: str | None,
 ) -> list[Item]:
-    """Without a filter the page is the query's; with one, pages are read from the start
-    until enough items pass it (the filter's semantics are Python's, ``filters.matches``)."""
+    """``pushed``: ``None`` before every item is in the order sets (``item_upgrade``), else
+    the query clauses of ``filter`` the engine can check (``item_filters``). With clauses,
+    the engine picks and sorts the items; without, the order set gives them in order.
+    Either way pages are read from the start until enough items pass ``filter`` (its
+    semantics are Python's, ``filters.matches``)."""
+    offset, limit = page
     if limit <= 0:
         return []
-    query = live_in(tenant, prefix, now)
+    if pushed == "":
+        return (await _from_order_set(db, tenant, prefix, filter, now, offset + limit))[offset:]
+    query = live_in(tenant, prefix, now, pushed or "")
     if not filter:
         return await _listed(db, query, offset, limit)
     kept: list[Item] = []
     start = 0
     while True:
-        page = await _listed(db, query, start, LIST_BATCH)
-        kept += [item for item in page if matches(item.value, filter)]
-        if len(kept) >= offset + limit or len(page) < LIST_BATCH:
+        found = await _listed(db, query, start, LIST_BATCH)
+        kept += [item for item in found if matches(item.value, filter)]
+        if len(kept) >= offset + limit or len(found) < LIST_BATCH:
             return kept[offset : offset + limit]
         start += LIST_BATCH
 
@@ -155,7 +184,10 @@ async def sweep_expired_items(db: Db, now: int, limit: int) -> int:
         *("NOCONTENT", "LIMIT", 0, limit, "DIALECT", 2),
     )
     calls = [
-        db.scripts.delete_item(keys=db.keys.item_set(db.keys.item_of(name)), args=[now, "1"])
+        db.scripts.delete_item(
+            keys=db.keys.item_set(db.keys.item_of(name)),
+            args=[now, "1", db.keys.item_order_base()],
+        )
         for name, _, _ in rows(reply, content=False)
     ]
     return sum(await asyncio.gather(*calls))

@@ -27,6 +27,10 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
                                             written/expires (``retention.backfill``)
     P:user_tags_ready                       string: set once every older message carries
                                             its user tag (``user_tags.backfill``)
+    P:item_filters_ready                    string: set once every older item has its
+                                            filter tokens and order entries (``item_upgrade``)
+    P:iorder:<scope>                        zset (score 0): the order member of each item
+                                            under a namespace prefix (``item_records``)
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -227,6 +231,15 @@ class Keys:
         text = name.decode() if isinstance(name, bytes) else name
         return item_key_of_id(text[text.index("{") + 1 : text.rindex("}")])
 
+    def item_order_base(self) -> str:
+        """The order set of a namespace prefix is this base followed by its scope tag
+        (``item_records.scope_tag``)."""
+        return f"{self.prefix}:iorder:"
+
+    def item_order(self, scope: str) -> str:
+        """Zset (score 0): the order member of each item under the prefix of ``scope``."""
+        return self.item_order_base() + scope
+
     def items_index_prefix(self) -> str:
         return f"{self.prefix}:item:"
 
@@ -281,6 +294,10 @@ class Keys:
     def user_tags_ready(self) -> str:
         """Set once the messages stored before user tags existed carry theirs."""
         return f"{self.prefix}:user_tags_ready"
+
+    def item_filters_ready(self) -> str:
+        """Set once the items stored before filter tokens existed have theirs."""
+        return f"{self.prefix}:item_filters_ready"
 
     def recent_base(self) -> str:
         """A tenant's recent listing is this base followed by ``q(tenant)``."""

@@ -69,6 +69,7 @@ class Scripts:
     refresh_items: BatchedScript
     store_item_vector: BatchedScript
     requeue_item: BatchedScript
+    backfill_item_filters: BatchedScript
     # data lifecycle (issue 20)
     acquire_job: BatchedScript
     release_job: BatchedScript

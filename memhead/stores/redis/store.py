@@ -21,6 +21,7 @@ import memhead.stores.redis.api_keys as api_keys
 import memhead.stores.redis.check as check
 import memhead.stores.redis.compaction as compaction
 import memhead.stores.redis.embedding as embedding
+import memhead.stores.redis.item_upgrade as item_upgrade
 import memhead.stores.redis.retention as retention
 import memhead.stores.redis.search as search
 import memhead.stores.redis.sessions as sessions
@@ -100,6 +101,7 @@ class RedisStore(RedisItems, RedisLifecycle):
         if self.has_search:
             await self._indexes.setup()
             await user_tags.backfill(self._db)
+            await item_upgrade.backfill(self._db, self._indexes)
         await retention.backfill(self._db)
 
     async def _probe_search(self) -> bool:
