@@ -33,6 +33,7 @@ from memhead.memory import Limits, MemoryService
 from memhead.metrics import Metrics
 from memhead.providers import build_llm, configured_embedder
 from memhead.providers.base import LLM, Embedder
+from memhead.query_embeddings import QueryEmbeddings
 from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.stores import Store, store_for
@@ -71,8 +72,9 @@ def create_app(
     from memhead.mcp.tenants import http_tenant
 
     service = memory_service(settings, store)
-    search = SearchService(store, embedder)
-    items = ItemService(store, embedder, settings.item_settings())
+    queries = QueryEmbeddings(settings.query_cache_size)
+    search = SearchService(store, embedder, queries)
+    items = ItemService(store, embedder, settings.item_settings(), queries=queries)
     mcp = build_mcp(service, search, items, http_tenant)
     workers = (
         build_workers(settings, store, llm, embedder, metrics) if settings.worker_enabled else []
@@ -86,6 +88,7 @@ def create_app(
             try:
                 yield
             finally:
+                await queries.close()
                 for provider in (llm, embedder):
                     if provider is not None:
                         await provider.close()

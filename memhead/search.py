@@ -9,18 +9,19 @@ neighbouring messages of a session, candidates fetched, the speaker the query na
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from memhead import retrieval
-from memhead.embedding_space import check_query_space
 from memhead.errors import InvalidRequest
 from memhead.models import Hit, SearchScope
 from memhead.providers.base import Embedder
+from memhead.query_embeddings import QueryEmbeddings
 from memhead.stores.roles import EmbeddingQueue, SearchIndex
 
 Mode = Literal["hybrid", "vector", "keyword"]
+T = TypeVar("T")
 MAX_LIMIT = 100
 
 
@@ -51,9 +52,18 @@ class SearchStore(SearchIndex, EmbeddingQueue, Protocol):
 
 
 class SearchService:
-    def __init__(self, store: SearchStore, embedder: Embedder | None) -> None:
+    """Message search for one store. ``queries`` embeds the queries (give every service of
+    the process the same one, so they share its cache); by default none is cached."""
+
+    def __init__(
+        self,
+        store: SearchStore,
+        embedder: Embedder | None,
+        queries: QueryEmbeddings | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
+        self.queries = queries if queries is not None else QueryEmbeddings()
 
     def effective_mode(self, mode: Mode) -> Mode:
         """Hybrid without an embedder is keyword search; vector without one is an error."""
@@ -80,12 +90,11 @@ class SearchService:
         mode = self.effective_mode(mode)
         if not query.strip():
             return []
-        vector: list[float] | None = None
+        vector: list[float] | None
         found: list[Found]
         if mode == "keyword":
-            found = [(h, h.score, ("keyword",)) for h in await self._keyword(scope, query, limit)]
-            if distances and self.embedder is not None:
-                vector = await self._query_vector(query)
+            hits, vector = await self._keyword_and_vector(scope, query, limit, distances)
+            found = [(h, h.score, ("keyword",)) for h in hits]
         elif mode == "vector":
             vector, hits = await self._vector(scope, query, limit)
             found = [(h, h.score, ("vector",)) for h in hits]
@@ -114,30 +123,46 @@ class SearchService:
             if similarity is not None:
                 known[position] = similarity
 
-    async def _query_vector(self, query: str) -> list[float]:
-        """The query's vector, after checking that the stored vectors are of this embedder's
-        model: another process may have reindexed the store under this one."""
+    async def _searched(
+        self, query: str, search: Callable[[list[float]], Awaitable[T]]
+    ) -> tuple[list[float], T] | None:
         assert self.embedder is not None
-        (vector,), space = await asyncio.gather(
-            self.embedder.embed([retrieval.query_text(query)]), self.store.embedding_space()
-        )
-        check_query_space(space, self.embedder.model, len(vector))
-        return vector
+        return await self.queries.searched(self.store, self.embedder, query, search)
+
+    async def _query_vector(self, query: str) -> list[float] | None:
+        """The query's vector, to measure distances with; ``None`` without stored vectors."""
+        checked = await self._searched(query, _nothing)
+        return None if checked is None else checked[0]
 
     async def _keyword(self, scope: SearchScope, query: str, depth: int) -> list[Hit]:
         return await self.store.keyword_search(scope, retrieval.query_terms(query), depth)
 
+    async def _keyword_and_vector(
+        self, scope: SearchScope, query: str, limit: int, distances: bool
+    ) -> tuple[list[Hit], list[float] | None]:
+        """Keyword hits, and the query's vector when ``distances`` asks for it: the two at
+        once."""
+        if not distances or self.embedder is None:
+            return await self._keyword(scope, query, limit), None
+        return await asyncio.gather(self._keyword(scope, query, limit), self._query_vector(query))
+
     async def _vector(
         self, scope: SearchScope, query: str, depth: int
-    ) -> tuple[list[float], list[Hit]]:
-        vector = await self._query_vector(query)
-        return vector, await self.store.vector_search(scope, vector, depth)
+    ) -> tuple[list[float] | None, list[Hit]]:
+        async def search(vector: list[float]) -> list[Hit]:
+            return await self.store.vector_search(scope, vector, depth)
+
+        checked = await self._searched(query, search)
+        return (None, []) if checked is None else checked
 
     async def _hybrid(
         self, scope: SearchScope, query: str, limit: int
-    ) -> tuple[list[float], list[Found]]:
-        keyword = await self._keyword(scope, query, retrieval.KEYWORD_CANDIDATES)
-        query_vector, vector = await self._vector(scope, query, retrieval.VECTOR_CANDIDATES)
+    ) -> tuple[list[float] | None, list[Found]]:
+        # The halves at once: the keyword search need not wait for the query's embedding.
+        keyword, (query_vector, vector) = await asyncio.gather(
+            self._keyword(scope, query, retrieval.KEYWORD_CANDIDATES),
+            self._vector(scope, query, retrieval.VECTOR_CANDIDATES),
+        )
         candidates = retrieval.hybrid_candidates(_positions(keyword), _positions(vector))
         known = {_position(h): h for h in (*keyword, *vector)}
         missing = [p for p, _ in candidates if p not in known]
@@ -151,6 +176,10 @@ class SearchService:
         return query_vector, [  # the vector list's hit wins in known: its score is the similarity
             (known[p], score, found_by.get(p, ("context",))) for p, score in ranked
         ]
+
+
+async def _nothing(vector: list[float]) -> None:
+    return None
 
 
 Pos = retrieval.Position

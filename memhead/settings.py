@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     Azure's ``AZURE_DEPLOYMENT_ID_ADA`` when set, else none (keyword retrieval only)."""
     embed_batch: int = Field(64, ge=1, le=2048, validation_alias=_env("MEMHEAD_EMBED_BATCH"))
     """Messages embedded per provider call."""
+    query_cache_size: int = Field(1024, ge=0, validation_alias=_env("MEMHEAD_QUERY_CACHE_SIZE"))
+    """Search queries whose vectors a process keeps (least recently searched leave first), so
+    a repeated query is not embedded again; 0: none kept."""
 
     worker_enabled: bool = Field(True, validation_alias=_env("MEMHEAD_WORKER"))
     """Run background compaction inside ``memhead serve``."""

@@ -139,6 +139,10 @@ CASES: dict[str, Case] = {
         {"MEMHEAD_AUTH": "yes"},
         ["MEMHEAD_AUTH", "'yes'"],
     ),
+    "query-cache-size-negative": lambda cwd: (
+        {"MEMHEAD_QUERY_CACHE_SIZE": "-1"},
+        ["MEMHEAD_QUERY_CACHE_SIZE", "'-1'"],
+    ),
     "listen-address-not-of-this-machine": lambda cwd: (
         {"MEMHEAD_HOST": "203.0.113.9"},  # TEST-NET-3: never assigned to a machine
         ["MEMHEAD_HOST=203.0.113.9"],

@@ -3,10 +3,11 @@ LangGraph store over HTTP): validation, the search text of an item, TTL defaults
 refresh, and search (keyword, vector and their fusion) over the ``ItemStore`` role.
 
 Search with a query runs the keyword half (BM25 over the item's text) and, with an embedder
-and once the store holds vectors, the vector half concurrently, each over
-``retrieval.candidate_depth(offset + limit)`` candidates, fused by reciprocal rank
-(``retrieval.fuse``). Items have no neighbours or speakers, so the message pipeline's spread
-and rerank do not apply.
+and once the store holds vectors, the vector half (the query's embedding, then the vector
+search, beside the check of the stored vectors' model: ``query_embeddings.checked_search``)
+concurrently, each over ``retrieval.candidate_depth(offset + limit)`` candidates, fused by
+reciprocal rank (``retrieval.fuse``). Items have no neighbours or speakers, so the message
+pipeline's spread and rerank do not apply.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from memhead import retrieval
-from memhead.embedding_space import check_query_space
 from memhead.items import checks, paths
 from memhead.items.namespaces import Condition, literal_prefix, select
 from memhead.models import Item, ItemHit, ItemKey, JSONObject, Namespace, NewItem, now_ms
 from memhead.providers.base import Embedder
+from memhead.query_embeddings import QueryEmbeddings
 from memhead.settings_values import ItemSettings
 from memhead.stores.item_roles import ItemStore
 from memhead.stores.roles import EmbeddingQueue
@@ -57,9 +58,13 @@ class ItemService:
         embedder: Embedder | None,
         settings: ItemSettings,
         clock: Callable[[], int] = now_ms,
+        queries: QueryEmbeddings | None = None,
     ) -> None:
+        """``queries`` embeds the queries (the process's shared cache); by default none is
+        cached."""
         self.store = store
         self.embedder = embedder
+        self.queries = queries if queries is not None else QueryEmbeddings()
         self.settings = settings
         self.clock = clock
         self.default_index = [paths.parse(p) for p in settings.index]
@@ -161,16 +166,9 @@ class ItemService:
                 tenant, prefix, terms, filter=condition, now=now, limit=depth
             )
 
-        async def vector() -> list[ItemHit] | None:
-            """The vector half; ``None`` when there is none (no embedder, no vector yet)."""
-            query_vector = await self._query_vector(query)
-            if query_vector is None:
-                return None
-            return await self.store.item_vector_search(
-                tenant, prefix, query_vector, filter=condition, now=now, limit=depth
-            )
-
-        found = await asyncio.gather(keyword(), vector())
+        found = await asyncio.gather(
+            keyword(), self._vector(tenant, prefix, query, condition, now, depth)
+        )
         by_keyword = _stable(found[0])
         by_vector = None if found[1] is None else _stable(found[1])
         if by_vector is None:
@@ -179,17 +177,27 @@ class ItemService:
             return [ScoredItem(h.item, h.score) for h in by_vector]
         return _fused(by_keyword, by_vector)
 
-    async def _query_vector(self, query: str) -> list[float] | None:
-        """The query's vector, or ``None`` without an embedder or before the store holds any
-        vector; ``EmbeddingMismatch`` when the stored vectors are of another model."""
+    async def _vector(
+        self,
+        tenant: str,
+        prefix: Namespace,
+        query: str,
+        condition: JSONObject | None,
+        now: int,
+        depth: int,
+    ) -> list[ItemHit] | None:
+        """The vector half; ``None`` when there is none (no embedder, no vector stored yet).
+        ``EmbeddingMismatch`` when the stored vectors are of another model."""
         if self.embedder is None:
             return None
-        space = await self.store.embedding_space()
-        if space is None:
-            return None
-        (query_vector,) = await self.embedder.embed([retrieval.query_text(query)])
-        check_query_space(space, self.embedder.model, len(query_vector))
-        return query_vector
+
+        async def search(vector: list[float]) -> list[ItemHit]:
+            return await self.store.item_vector_search(
+                tenant, prefix, vector, filter=condition, now=now, limit=depth
+            )
+
+        checked = await self.queries.searched(self.store, self.embedder, query, search)
+        return None if checked is None else checked[1]
 
     async def _refreshed(self, tenant: str, found: list[ScoredItem], now: int) -> list[ScoredItem]:
         """Restart the TTL of the returned items that have one; they show their new expiry."""

@@ -12,6 +12,7 @@ from memhead.background import background, build_workers
 from memhead.items.service import ItemService
 from memhead.mcp.server import build_mcp
 from memhead.mcp.tenants import fixed_tenant
+from memhead.query_embeddings import QueryEmbeddings
 from memhead.search import SearchService
 from memhead.settings import Settings
 from memhead.startup import build_providers, opened_store
@@ -26,10 +27,11 @@ def run_stdio(settings: Settings, tenant: str) -> int:
 async def _serve(settings: Settings, tenant: str) -> None:
     llm, embedder = build_providers(settings)
     store = await opened_store(settings, embedder)
+    queries = QueryEmbeddings(settings.query_cache_size)
     server = build_mcp(
         memory_service(settings, store),
-        SearchService(store, embedder),
-        ItemService(store, embedder, settings.item_settings()),
+        SearchService(store, embedder, queries),
+        ItemService(store, embedder, settings.item_settings(), queries=queries),
         fixed_tenant(tenant),
     )
     workers = build_workers(settings, store, llm, embedder) if settings.worker_enabled else []
@@ -37,6 +39,7 @@ async def _serve(settings: Settings, tenant: str) -> None:
         async with background(*workers):
             await server.run_stdio_async()
     finally:
+        await queries.close()
         for provider in (llm, embedder):
             if provider is not None:
                 await provider.close()
