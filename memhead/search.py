@@ -4,6 +4,9 @@ The store finds candidates (BM25 over each message's keyword row, exact or HNSW 
 ``memhead.retrieval`` ranks them with pure functions. Hybrid (measured on LoCoMo, see
 ``memhead.retrieval``): both candidate lists fused by reciprocal rank, scores spread to the
 neighbouring messages of a session, candidates fetched, the speaker the query names boosted.
+The keyword half and the vector half (the query's vector, from the process's cache of query
+vectors or the embedder, then the vector search) run at once, beside the read of the stored
+vectors' model (``memhead.query_embeddings``).
 """
 
 from __future__ import annotations
