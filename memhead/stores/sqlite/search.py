@@ -21,7 +21,6 @@ from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
 from memhead.stores.sqlite.scope_tokens import scoped_match
 from memhead.stores.sqlite.vector_cache import VectorCache
 
-
 RANK = f"bm25(messages_fts, {', '.join(repr(w) for w in (*BM25_WEIGHTS, 0.0))})"
 """``retrieval.bm25_call`` with weight 0 for the ``scope`` column (lower is better)."""
 
