@@ -321,6 +321,30 @@ async def test_local_embedder_runs_off_the_event_loop() -> None:
     await embedder.close()
 
 
+class BlockedModel(FakeModel):
+    """Encodes only once ``release`` is set: a long batch of the background worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def encode(self, texts: Sequence[str], **kwargs: Any) -> list[list[float]]:
+        assert self.release.wait(10)
+        return super().encode(texts, **kwargs)
+
+
+async def test_a_query_does_not_wait_for_a_batch_in_progress() -> None:
+    batches, queries = BlockedModel(), FakeModel()
+    embedder = LocalEmbedder(model=batches, query_model=queries)
+    batch = asyncio.create_task(embedder.embed(["new message", "another one"]))
+    await asyncio.sleep(0.05)  # the batch holds its encoder
+    assert await asyncio.wait_for(embedder.embed(["a query"]), 5) == [[7.0, 0.0]]
+    assert not batch.done()
+    batches.release.set()
+    assert await batch == [[11.0, 0.0], [11.0, 0.0]]
+    assert queries.threads and not batches.threads[1:]
+
+
 async def test_local_embedder_failure_is_a_provider_failure() -> None:
     embedder = LocalEmbedder("/some/model-dir", model=BrokenModel())
     assert embedder.model == "model-dir"

