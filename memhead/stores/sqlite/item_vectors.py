@@ -112,12 +112,17 @@ def _scored(
 
 
 def _best(scores: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.intp]:
-    """Indexes of the ``n`` highest scores, best first (a partition, then a sort of only
-    those: no copy of the scores, no sort of them all)."""
-    if n < len(scores):
-        top = np.argpartition(scores, len(scores) - n)[len(scores) - n :]
-        return top[np.argsort(-scores[top], kind="stable")]
-    return np.argsort(-scores, kind="stable")
+    """Indexes of the ``n`` highest scores, best first, ties by index: the first ``n`` of one
+    order, so that a longer list (a later round) extends a shorter one. A partition finds the
+    ``n``-th score; only the scores above it and the first ties are sorted."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = len(scores) - n
+    threshold = scores[np.argpartition(scores, kth)[kth]]
+    above = np.flatnonzero(scores > threshold)
+    ties = np.flatnonzero(scores == threshold)[: n - len(above)]
+    top = np.union1d(above, ties)  # ascending: the stable sort keeps ties by index
+    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def item_vector_search(
