@@ -4,8 +4,9 @@ against the message API as the baseline, and search latency at 100,000 items.
 Throughput: a fresh store per backend is filled in-process through the ``ItemStore`` and
 ``Store`` protocols (``--items`` items in ``--namespaces`` namespaces ``("bench", "u<j>")``,
 each ``{"text": <12 words>, "topic": "t<i % 20>", "group": "g<i % 100>", "n": i}``
-indexed by its text; the same number of messages in as many sessions), then ``memhead serve`` (no embedder: keyword search) is driven
-by wrk with ``bench/items.lua``, server pinned to core 0, wrk (and redis-server) to core 1:
+indexed by its text; the same number of messages in as many sessions), then
+``memhead serve`` (no embedder: keyword search) is driven by wrk with ``bench/items.lua``,
+server pinned to core 0, wrk (and redis-server) to core 1:
 
 - put: ``PUT /store/items`` replacing a filled item with new text (the keyword entry too);
 - get: ``GET /store/items?namespace=bench.u<j>&key=k<i>``;
@@ -19,8 +20,9 @@ server's CPU per request; ``x base`` is item req/s over its baseline's (put/msg_
 get/msg_get, query and filter/msg_search).
 
 Scale: ``--scale`` items (default 100,000) in 100 namespaces under one prefix ``("scale",)``
-filled the same way, each with a random unit 384-dim vector stored under the packaged all-MiniLM-L6-v2's name (as
-``bench/search_scale.py`` does: latency does not depend on what vectors mean). Sequential
+filled the same way, each with a random unit 384-dim vector stored under the packaged
+all-MiniLM-L6-v2's name (as ``bench/search_scale.py`` does: latency does not depend on what
+vectors mean). Sequential
 ``POST /store/items/search`` over the whole prefix, after a warm-up: keyword (a server
 without embedder), hybrid (``MEMHEAD_EMBED_MODEL=local``: the server embeds each query with
 the real model), each also with a 1% filter (``+f1``, ``{"group": ...}``), and listings
