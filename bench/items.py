@@ -3,9 +3,10 @@ against the message API as the baseline, and search latency at 100,000 items.
 
 Throughput: a fresh store per backend is filled in-process through the ``ItemStore`` and
 ``Store`` protocols (``--items`` items in ``--namespaces`` namespaces ``("bench", "u<j>")``,
-each ``{"text": <12 words>, "topic": "t<k>", "n": i}`` indexed by its text; the same number of
-messages in as many sessions), then ``memhead serve`` (no embedder: keyword search) is driven
-by wrk with ``bench/items.lua``, server pinned to core 0, wrk (and redis-server) to core 1:
+each ``{"text": <12 words>, "topic": "t<i % 20>", "group": "g<i % 100>", "n": i}``
+indexed by its text; the same number of messages in as many sessions), then
+``memhead serve`` (no embedder: keyword search) is driven by wrk with ``bench/items.lua``,
+server pinned to core 0, wrk (and redis-server) to core 1:
 
 - put: ``PUT /store/items`` replacing a filled item with new text (the keyword entry too);
 - get: ``GET /store/items?namespace=bench.u<j>&key=k<i>``;
@@ -21,10 +22,12 @@ get/msg_get, query and filter/msg_search).
 Scale: ``--scale`` items (default 100,000) in 100 namespaces under one prefix ``("scale",)``
 filled the same way, each with a random unit 384-dim vector stored under the packaged
 all-MiniLM-L6-v2's name (as ``bench/search_scale.py`` does: latency does not depend on what
-vectors mean). Sequential ``POST /store/items/search`` over the whole prefix, after a warm-up:
-keyword (a server without embedder), hybrid (``MEMHEAD_EMBED_MODEL=local``: the server embeds
-each query with the real model), and a filter without a query; p50/p99 against the issue's
-target (p99 <= 50 ms for keyword and hybrid).
+vectors mean). Sequential
+``POST /store/items/search`` over the whole prefix, after a warm-up: keyword (a server
+without embedder), hybrid (``MEMHEAD_EMBED_MODEL=local``: the server embeds each query with
+the real model), each also with a 1% filter (``+f1``, ``{"group": ...}``), and listings
+without a query: no filter (``list``), a 5% filter (``filter``, ``{"topic": ...}``), a 1%
+one (``filter1``); p50/p99 against the issue's target (p99 <= 50 ms for keyword and hybrid).
 
     python bench/items.py [--backends sqlite,redis] [--duration 10] [--scale 100000]
         [--json bench/results/items.json]

@@ -178,7 +178,9 @@ OLD_SCHEMAS = {
 async def _as_written_before_filter_tokens(client: aioredis.Redis, keys: Keys) -> None:
     """The items, hashes and indexes as the version before filter tokens left them."""
     for index in (keys.item_index(), keys.item_text_index(), keys.item_vector_index(2)):
-        await client.execute_command("FT.DROPINDEX", index)
+        await client.execute_command(  # type: ignore[no-untyped-call]
+            "FT.DROPINDEX", index
+        )
     await client.delete(keys.item_filters_ready())
     async for name in client.scan_iter(match=keys.item_order_base() + "*"):
         await client.delete(name)
@@ -189,11 +191,11 @@ async def _as_written_before_filter_tokens(client: aioredis.Redis, keys: Keys) -
         (keys.item_index(), keys.items_index_prefix(), OLD_SCHEMAS["iidx"]),
         (keys.item_text_index(), keys.item_texts_index_prefix(), OLD_SCHEMAS["itidx"]),
     ):
-        await client.execute_command(
+        await client.execute_command(  # type: ignore[no-untyped-call]
             *("FT.CREATE", index, "ON", "HASH", "PREFIX", 1, prefix, "STOPWORDS", 0),
             *("SCHEMA", *schema),
         )
-    await client.execute_command(
+    await client.execute_command(  # type: ignore[no-untyped-call]
         *("FT.CREATE", keys.item_vector_index(2), "ON", "HASH", "PREFIX", 1),
         *(keys.item_vectors_index_prefix(), "SCHEMA", "scope_tag", "TAG"),
         *("vector", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 2),
@@ -212,7 +214,9 @@ async def test_items_stored_before_filter_tokens_get_them_when_the_store_opens(
     try:
         await _as_written_before_filter_tokens(client, keys)
         for name in (keys.item_index(), keys.item_text_index(), keys.item_vector_index(2)):
-            info = await client.execute_command("FT.INFO", name)
+            info = await client.execute_command(  # type: ignore[no-untyped-call]
+                "FT.INFO", name
+            )
             assert b"filter_tag" not in str(info).encode()
         upgraded = await _open(redis_url, prefix)
         try:

@@ -73,16 +73,20 @@ async def _check_records(client: Redis, keys: Keys) -> list[str]:
             for name in batch:
                 item = keys.item_of(name)
                 pipe.hmget(name, ["indexed", "pending", "revision", "value", "filter_tag"])
-                pipe.hmget(keys.item_text(item), ["raw", "filter_tag"])
+                pipe.exists(keys.item_text(item))
+                pipe.hget(keys.item_text(item), "filter_tag")
                 pipe.hmget(keys.item_vector(item), ["revision", "filter_tag"])
             replies = await pipe.execute()
         for i, name in enumerate(batch):
-            (indexed, pending, revision, *record), text, vector = replies[3 * i : 3 * i + 3]
+            (indexed, pending, revision, *record), text, text_tokens, vector = replies[
+                4 * i : 4 * i + 4
+            ]
             problems += _record_problems(
-                name.decode(), indexed == b"1", pending, revision, text[0] is not None, vector[0]
+                name.decode(), indexed == b"1", pending, revision, bool(text), vector[0]
             )
             if tokens_ready:
-                problems += _token_problems(name.decode(), record, [text, vector])
+                entry = [b"1" if text else None, text_tokens]
+                problems += _token_problems(name.decode(), record, [entry, vector])
     return problems
 
 

@@ -20,7 +20,9 @@ from memhead.stores.redis.fields import Db
 from memhead.stores.redis.indexes import Indexes
 from memhead.stores.redis.item_filters import value_tokens
 
-BATCH = 500
+BATCH = 100
+"""Items per script call: each re-indexes their hashes, and a call must end well within the
+client's timeout on a busy server."""
 
 
 async def backfill(db: Db, indexes: Indexes) -> int:
