@@ -149,6 +149,10 @@ async def timed(run: Callable[[int], Awaitable[None]], n: int, warmup: int) -> d
     return {**summary(times), "first_ms": 1000 * first, "n": n}
 
 
+def log_cell(what: str, cell: dict[str, Any]) -> None:
+    log(f"  {what}: p50 {cell['p50_ms']:.1f} ms, p99 {cell['p99_ms']:.1f} ms")
+
+
 async def in_process(
     store: Store, plan: Plan, vectors: dict[str, list[float]], warmup: int
 ) -> dict[str, Any]:
@@ -161,7 +165,8 @@ async def in_process(
             async def run(i: int, scope: str = scope, mode: Mode = mode) -> None:
                 await service.search(plan.scope(scope, i), plan.queries[i], mode=mode)
 
-            out[f"{scope}/{mode}"] = await timed(run, len(plan.queries), warmup)
+            out[f"{scope}/{mode}"] = cell = await timed(run, len(plan.queries), warmup)
+            log_cell(f"in-process {scope}/{mode}", cell)
     return out
 
 
@@ -187,6 +192,7 @@ async def over_http(
 
                 result = await timed(run, len(plan.queries), warmup)
                 out[f"{scope}/{mode}"] = {**result, "mean_hits": float(np.mean(hits))}
+                log_cell(f"http {scope}/{mode}", result)
     return out
 
 
@@ -416,7 +422,7 @@ def targets_table(report: dict[str, Any]) -> list[str]:
     for i in range(0, len(cells), len(MODES)):
         row = cells[i : i + len(MODES)]
         texts = "".join(f"{verdict_text(c):<36}" for c in row)
-        lines.append(f"{row[0]['backend']:<7} {row[0]['size']:>8}  {texts}")
+        lines.append(f"{row[0]['backend']:<7} {row[0]['size']:>8}  {texts}".rstrip())
     return lines
 
 
@@ -562,9 +568,9 @@ def main() -> None:
         report["results"][backend] = run_backend(backend, corpus, probe, args)
     report["targets"] = verdicts(report)
     report["config"]["run_seconds"] = time.monotonic() - started
-    print(table(report))
-    if args.json is not None:
+    if args.json is not None:  # first: a long run's results outlive a failing table
         args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(table(report))
 
 
 if __name__ == "__main__":
