@@ -23,7 +23,8 @@ import numpy as np
 from memhead import retrieval
 from memhead.models import DEFAULT_TENANT, NewMessage, SessionKey, SessionPatch
 from memhead.providers.local import DEFAULT_MODEL_NAME, packaged_model_path
-from memhead.stores import Store
+from memhead.stores import Store, open_store
+from memhead.stores.redis import RedisStore
 
 DIM = 384
 NAMES = (
@@ -32,6 +33,12 @@ NAMES = (
 ).split()
 DAY_MS = 86_400_000
 START_MS = 1_672_531_200_000  # 2023-01-01
+CALL_S = 2.0
+"""Seconds of work per ``store_vectors`` call at most (as the rate so far predicts): the
+calls of one batch wait in Redis's queue together, and the last must be answered within the
+client's socket timeout (``FILL_TIMEOUT_S``)."""
+FILL_TIMEOUT_S = 60.0
+"""The fill's Redis socket timeout: a bulk load, not a request (memhead serve keeps 5 s)."""
 PROGRESS_S = 15.0
 """Seconds between two progress lines of a fill (rates, what is left), so a run can be watched."""
 
@@ -209,6 +216,13 @@ class Budget:
         log(f"{self.label}: {what} {done}/{total}, {rate:.0f}/s this stage, ~{eta:.0f} s left")
 
 
+def open_fill_store(url: str) -> Store:
+    """The store to fill: as ``open_store`` makes it, Redis with a bulk load's timeout."""
+    if url.startswith("redis"):
+        return RedisStore.from_url(url, timeout_s=FILL_TIMEOUT_S)
+    return open_store(url)
+
+
 async def add_session(store: Store, corpus: Corpus, index: int, batch: int) -> int:
     key = SessionKey(DEFAULT_TENANT, corpus.session_id(index))
     messages = corpus.session(index)
@@ -243,14 +257,18 @@ async def add_messages(
 async def add_vectors(
     store: Store, seed: int, fill: Fill, stage: Stage, budget: Budget, batch: int
 ) -> bool:
-    """A random unit vector for every message without one, ``batch`` per ``store_vectors``."""
+    """A random unit vector for every message without one: ``store_vectors`` calls of up to
+    ``batch``, each sized to take about ``CALL_S`` at the rate of the call before."""
     rng = np.random.default_rng((seed, 2, fill.sessions))
-    began = time.monotonic()
-    while pending := await store.embedding_backlog(limit=batch):
+    began, size = time.monotonic(), min(batch, 1000)
+    while pending := await store.embedding_backlog(limit=size):
         vectors = rng.standard_normal((len(pending), DIM)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         items = cast(Any, list(zip(pending, vectors, strict=True)))
+        call = time.monotonic()
         await store.store_vectors(items, model=DEFAULT_MODEL_NAME)
+        rate = len(pending) / max(time.monotonic() - call, 1e-3)
+        size = int(min(batch, max(100, rate * CALL_S)))
         fill.vectors += len(pending)
         stage.vectors += len(pending)
         stage.vectors_seconds = time.monotonic() - began

@@ -54,14 +54,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import load as write_load  # noqa: E402  (bench/load.py)
-from scale_data import DIM, Corpus, Fill, fill_to, log  # noqa: E402
+from scale_data import DIM, Corpus, Fill, fill_to, log, open_fill_store  # noqa: E402
 
 from memhead import retrieval  # noqa: E402
 from memhead.models import DEFAULT_TENANT, SearchScope  # noqa: E402
 from memhead.providers.base import Embedder  # noqa: E402
 from memhead.providers.local import DEFAULT_MODEL_NAME, LocalEmbedder  # noqa: E402
 from memhead.search import Mode, SearchService  # noqa: E402
-from memhead.stores import Store, open_store  # noqa: E402
+from memhead.stores import Store  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.servers import NO_PROVIDERS, MemheadProcess  # noqa: E402
 
@@ -298,7 +298,7 @@ async def prepare(
     label: str,
 ) -> dict[str, Any] | None:
     """Fill up to ``size`` and time the search in-process; None when the fill ran out of time."""
-    store = open_store(url)
+    store = open_fill_store(url)
     await store.setup()
     try:
         if not await fill_to(store, corpus, fill, size, args, label):
@@ -530,7 +530,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--user-messages", type=int, default=100_000, help="messages per user")
     parser.add_argument("--append-batch", type=int, default=500, help="messages per append")
     parser.add_argument("--fill-concurrency", type=int, default=8, help="sessions at a time")
-    parser.add_argument("--vector-batch", type=int, default=10_000, help="vectors per call")
+    parser.add_argument("--vector-batch", type=int, default=2000, help="vectors per call")
     parser.add_argument("--fill-budget", type=float, default=7200, help="fill seconds/backend")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None, help="where the stores live (default: tmp)")
