@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,8 @@ WORKLOADS = ("mixed", "post", "get")
 SUMMARIZING = "memhead+llm"
 TARGETS = {"sqlite": 0.50, "redis": 0.35}
 P99_TARGET_MS = 25.0
+CONNECTIONS = 64
+SESSIONS = 1000
 EMPTY_SHARE = 0.01
 """GETs of the get workload may find a session the mixed run never reached only in runs too
 short to reach them all (each session gets ~25 POSTs in a 10 s run); beyond 1%, it fails."""
@@ -149,9 +152,11 @@ def memhead_servers(
         yield Servers([p.proc.pid for p in procs], [p.port for p in procs], store_pid)
 
 
-def wrk(
+def start_wrk(
     ports: list[int], mode: str, prefix: str, check: bool, args: argparse.Namespace, seconds: int
-) -> dict[str, Any]:
+) -> subprocess.Popen[str]:
+    """wrk running ``bench/load.lua`` in the background; ``wrk_result`` waits for its answer
+    (``args``: ``sessions``, ``threads``, ``connections``, ``wrk_core``)."""
     env = {
         **os.environ,
         "BENCH_MODE": mode,
@@ -164,13 +169,29 @@ def wrk(
     command = [*pinned(args.wrk_core), "wrk", f"-t{args.threads}", f"-c{args.connections}"]
     command += [f"-d{seconds}s", "--timeout", "10s", "-s", str(HERE / "load.lua")]
     command += [f"http://127.0.0.1:{ports[0]}/"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
-    if done.returncode != 0 or not lines:
-        sys.exit(f"wrk failed: {done.stderr or done.stdout}")
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wrk_result(proc: subprocess.Popen[str], stop: bool = False) -> dict[str, Any]:
+    """What wrk measured, once it ends; ``stop`` ends it now (SIGINT: wrk then reports the
+    requests made so far, over the time it ran)."""
+    if stop:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    lines = [line for line in stdout.splitlines() if line.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"wrk failed: {stderr or stdout}")
     result: dict[str, Any] = json.loads(lines[0].removeprefix("BENCH "))
     result["req_per_s"] = result["requests"] / result["duration_s"]
     return result
+
+
+def wrk(
+    ports: list[int], mode: str, prefix: str, check: bool, args: argparse.Namespace, seconds: int
+) -> dict[str, Any]:
+    return wrk_result(start_wrk(ports, mode, prefix, check, args, seconds))
 
 
 def measure(
@@ -238,8 +259,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of mixed load first")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    parser.add_argument("--sessions", type=int, default=SESSIONS)
     parser.add_argument(
         "--summaries",
         type=float,

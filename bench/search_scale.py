@@ -1,30 +1,33 @@
-"""Search latency at scale: p50/p99 of keyword, vector and hybrid search with 10k, 100k and
-1M stored messages, per backend (SQLite, Redis), in a user's scope and in one session, plus the
-memory the server uses.
+"""Search latency at scale: p50/p99 of keyword, vector and hybrid search with 100k and 1M
+stored messages (10k and others by ``--sizes``), per backend (SQLite, Redis), in a user's scope
+and in one session, quiet and under the mixed write load of ``bench/load.py``, against the
+targets of issue 21; plus the memory the server uses and how long each fill took.
 
-Data (synthetic, reproducible from ``--seed``): chat messages ``"<Speaker>: <words>"`` drawn
-from a vocabulary (the words of all-MiniLM-L6-v2's WordPiece list, English function words
-first) with Zipf-distributed frequencies (s = 1), lengths log-normal (median ~12 words), two
-speakers per session, ``--session-messages`` per session, sessions one day apart. Sessions
-belong to users of at most ``--user-messages`` messages each (default 100k: at 1M there are
-ten users, and a user-scope query picks one of them at random). Each size extends the store of
-the size before. Vectors are random unit 384-dim float32 vectors stored under the model name of
-the packaged all-MiniLM-L6-v2 (latency does not depend on what vectors mean; embedding 1M texts
-with the model would take hours on 2 cores); queries are embedded by the real model in the
-server. Stores are filled in-process through the ``Store`` protocol (``append`` in batches,
-then ``embedding_backlog`` + ``store_vectors``), time-boxed by ``--fill-budget`` per backend:
-a size that would not fill in time is reported as not measured, with the fill rate observed.
+Data (``bench/scale_data.py``, reproducible from ``--seed``): synthetic chat messages, 250 per
+session, sessions grouped into users of at most ``--user-messages`` messages (default 100k: at
+1M there are ten users, and a user-scope query picks one of them at random, so "one user" is
+100k messages among 1M); random unit vectors stored under the packaged all-MiniLM-L6-v2's
+name. Each size extends the store of the size before, in bulk through the ``Store`` protocol:
+``--fill-concurrency`` sessions appended at a time, then ``embedding_backlog`` +
+``store_vectors`` ``--vector-batch`` at a time; messages and vectors are timed apart, per stage,
+with the rates logged as the fill runs. ``--fill-budget`` bounds a backend's fill: a size the
+rates so far say would not fill in time is reported as not measured.
 
-Measured per size: the same queries (words from the same distribution, stopwords and a speaker
-name around them) through ``POST /api/v1/search`` of a ``memhead serve`` process started on the
-filled store (``MEMHEAD_EMBED_MODEL=local``), sequentially (latency, not throughput), after a
-warm-up; the first request of each scope and mode is reported apart (cold caches). The same
+Measured per size, on one ``memhead serve`` process started on the filled store
+(``MEMHEAD_EMBED_MODEL=local``: queries are embedded by the real model in the server): the same
+queries through ``POST /api/v1/search``, sequentially (latency, not throughput), after a
+warm-up; the first request of each scope and mode is reported apart (cold caches). At the
+``--load-sizes``, the same server then takes the mixed workload of ``bench/load.py`` (wrk and
+``bench/load.lua``: 64 connections over 1,000 sessions, each alternating a POST of a message
+pair and a checked GET of its memory; the server embeds the new messages meanwhile) while the
+user-scope searches run again; wrk's requests are reported as the write throughput achieved,
+and its sessions are deleted afterwards so the next size measures the same data. The same
 search in-process (``SearchService`` over the store, query vectors precomputed) gives the
 store's part; query embedding alone is timed once. Memory: the server's RSS (now and peak);
 for Redis also ``INFO memory`` and the redis-server RSS; for SQLite the database size.
 
-    python bench/search_scale.py [--sizes 10000,100000,1000000] [--backends sqlite,redis]
-        [--queries 200] [--fill-budget 600] [--json results.json]
+    python bench/search_scale.py [--sizes 100000,1000000] [--backends sqlite,redis]
+        [--load-sizes 100000] [--queries 200] [--fill-budget 7200] [--json results.json]
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,169 +50,30 @@ import httpx
 import numpy as np
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from memhead import retrieval
-from memhead.models import DEFAULT_TENANT, NewMessage, SearchScope, SessionKey, SessionPatch
-from memhead.providers.base import Embedder
-from memhead.providers.local import DEFAULT_MODEL_NAME, LocalEmbedder, packaged_model_path
-from memhead.search import Mode, SearchService
-from memhead.stores import Store, open_store
-from tests.redis_server import RedisServer
-from tests.servers import NO_PROVIDERS, MemheadProcess
+import load as write_load  # noqa: E402  (bench/load.py)
+from scale_data import DIM, Corpus, Fill, fill_to, log, open_fill_store  # noqa: E402
 
-DIM = 384
+from memhead import retrieval  # noqa: E402
+from memhead.models import DEFAULT_TENANT, SearchScope  # noqa: E402
+from memhead.providers.base import Embedder  # noqa: E402
+from memhead.providers.local import DEFAULT_MODEL_NAME, LocalEmbedder  # noqa: E402
+from memhead.search import Mode, SearchService  # noqa: E402
+from memhead.stores import Store  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+from tests.servers import NO_PROVIDERS, MemheadProcess  # noqa: E402
+
 MODES: tuple[Mode, ...] = ("keyword", "vector", "hybrid")
 SCOPES = ("user", "session")
-NAMES = (
-    "Alice Bruno Carmen Dmitri Elena Farid Grace Hiro Ines Jamal Kira Liam Maya Noah Olga Pablo "
-    "Quinn Rosa Sami Tara Umar Vera Wen Ximena Yusuf Zoe"
-).split()
-DAY_MS = 86_400_000
-START_MS = 1_672_531_200_000  # 2023-01-01
-
-
-# -- synthetic data ---------------------------------------------------------------------------
-
-
-def vocabulary() -> list[str]:
-    """Function words first (the most frequent ranks), then the model's whole words, shuffled."""
-    words = (packaged_model_path() / "vocab.txt").read_text().split()
-    content = sorted(
-        {w for w in words if w.isalpha() and w.isascii() and len(w) > 2} - retrieval.STOPWORDS
-    )
-    np.random.default_rng(0).shuffle(content)
-    stop = sorted(w for w in retrieval.STOPWORDS if len(w) > 1)
-    return stop + content
-
-
-class Corpus:
-    """Reproducible chat messages and queries over a Zipf-distributed vocabulary."""
-
-    def __init__(self, seed: int, session_messages: int, user_messages: int) -> None:
-        self.seed = seed
-        self.words = np.array(vocabulary(), dtype=object)
-        weights = 1.0 / np.arange(1, len(self.words) + 1)
-        self.cdf = np.cumsum(weights) / weights.sum()
-        self.first_content = len([w for w in self.words if w in retrieval.STOPWORDS])
-        self.session_messages = session_messages
-        self.sessions_per_user = max(1, user_messages // session_messages)
-
-    def _draw(self, rng: np.random.Generator, n: int, low: int = 0) -> Any:
-        lo = self.cdf[low - 1] if low else 0.0
-        return self.words[np.searchsorted(self.cdf, lo + (1 - lo) * rng.random(n))]
-
-    def session_id(self, index: int) -> str:
-        return f"user-{self.user_of(index)}/session-{index}"
-
-    def user_of(self, session_index: int) -> str:
-        return f"user-{session_index // self.sessions_per_user}"
-
-    def session(self, index: int) -> list[NewMessage]:
-        rng = np.random.default_rng((self.seed, 0, index))
-        speakers = rng.choice(len(NAMES), size=2, replace=False)
-        n = self.session_messages
-        lengths = np.clip(rng.lognormal(2.5, 0.6, n).astype(int), 3, 80)
-        words = self._draw(rng, int(lengths.sum()))
-        ends = np.cumsum(lengths)
-        start = START_MS + index * DAY_MS
-        return [
-            NewMessage(
-                role="user" if i % 2 == 0 else "assistant",
-                content=f"{NAMES[speakers[i % 2]]}: " + " ".join(words[end - length : end]),
-                created_at=start + 60_000 * i,
-            )
-            for i, (end, length) in enumerate(zip(ends, lengths, strict=True))
-        ]
-
-    def queries(self, n: int) -> list[str]:
-        """Questions: 2-4 content words (same Zipf tail) among function words and a name."""
-        rng = np.random.default_rng((self.seed, 1))
-        templates = (
-            "what did {name} say about the {w}",
-            "when did {name} mention {w}",
-            "{w}",
-            "do you remember my {w}",
-            "why was {name} talking about {w} again",
-        )
-        out = []
-        for i in range(n):
-            content = " ".join(self._draw(rng, int(rng.integers(2, 5)), self.first_content))
-            name = NAMES[int(rng.integers(len(NAMES)))]
-            out.append(templates[i % len(templates)].format(name=name, w=content))
-        return out
-
-
-# -- filling ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Fill:
-    sessions: int = 0
-    messages: int = 0
-    seconds: float = 0.0
-    vector_seconds: float = 0.0
-    stopped: str | None = None
-    stages: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds if self.seconds else 0.0
-
-
-async def store_vectors(store: Store, rng: np.random.Generator, batch: int) -> int:
-    """Give every message without a vector a random unit vector; returns how many."""
-    done = 0
-    while pending := await store.embedding_backlog(limit=batch):
-        vectors = rng.standard_normal((len(pending), DIM)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        items = cast(Any, list(zip(pending, vectors, strict=True)))
-        await store.store_vectors(items, model=DEFAULT_MODEL_NAME)
-        done += len(pending)
-    return done
-
-
-async def add_session(store: Store, corpus: Corpus, index: int, batch: int) -> int:
-    key = SessionKey(DEFAULT_TENANT, corpus.session_id(index))
-    messages = corpus.session(index)
-    await store.put_session(key, SessionPatch(user_id=corpus.user_of(index)), now=START_MS)
-    for start in range(0, len(messages), batch):
-        chunk = messages[start : start + batch]
-        await store.append(key, chunk, now=chunk[-1].created_at or START_MS, window=10**9)
-    return len(messages)
-
-
-async def fill_to(
-    store: Store, corpus: Corpus, fill: Fill, size: int, args: argparse.Namespace
-) -> bool:
-    """Extend the store to ``size`` messages; False when the fill budget would run out."""
-    rng = np.random.default_rng((corpus.seed, 2, fill.sessions))
-    target = -(-size // corpus.session_messages)
-    stage_start, stage_messages, unvectored = time.monotonic(), 0, 0
-    while fill.sessions < target:
-        began = time.monotonic()
-        added = await add_session(store, corpus, fill.sessions, args.append_batch)
-        unvectored += added
-        if unvectored >= args.vector_batch or fill.sessions + 1 == target:
-            vectors_began = time.monotonic()
-            await store_vectors(store, rng, args.vector_batch)
-            fill.vector_seconds += time.monotonic() - vectors_began
-            unvectored = 0
-        fill.sessions += 1
-        fill.messages += added
-        fill.seconds += time.monotonic() - began
-        stage_messages += added
-        left = (target - fill.sessions) * corpus.session_messages
-        if stage_messages >= 10_000 and fill.seconds + left / fill.rate > args.fill_budget:
-            fill.stopped = (
-                f"not measured: {fill.messages} messages stored in {fill.seconds:.0f} s "
-                f"({fill.rate:.0f} msg/s); {size} would need ~{size / fill.rate:.0f} s "
-                f"> fill budget {args.fill_budget:.0f} s"
-            )
-            return False
-    elapsed = time.monotonic() - stage_start
-    fill.stages.append({"size": size, "seconds": elapsed, "msg_per_s": stage_messages / elapsed})
-    return True
+TARGETS_MS: dict[tuple[str, int], dict[str, float] | None] = {
+    ("sqlite", 100_000): {"keyword": 25, "vector": 40, "hybrid": 50},
+    ("redis", 100_000): {"keyword": 25, "vector": 40, "hybrid": 50},
+    ("redis", 1_000_000): {"keyword": 50, "vector": 60, "hybrid": 100},
+    ("sqlite", 1_000_000): None,  # report only
+}
+"""Issue 21: p99 of 200 sequential searches in one user's scope, one server process."""
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -284,6 +149,10 @@ async def timed(run: Callable[[int], Awaitable[None]], n: int, warmup: int) -> d
     return {**summary(times), "first_ms": 1000 * first, "n": n}
 
 
+def log_cell(what: str, cell: dict[str, Any]) -> None:
+    log(f"  {what}: p50 {cell['p50_ms']:.1f} ms, p99 {cell['p99_ms']:.1f} ms")
+
+
 async def in_process(
     store: Store, plan: Plan, vectors: dict[str, list[float]], warmup: int
 ) -> dict[str, Any]:
@@ -296,15 +165,18 @@ async def in_process(
             async def run(i: int, scope: str = scope, mode: Mode = mode) -> None:
                 await service.search(plan.scope(scope, i), plan.queries[i], mode=mode)
 
-            out[f"{scope}/{mode}"] = await timed(run, len(plan.queries), warmup)
+            out[f"{scope}/{mode}"] = cell = await timed(run, len(plan.queries), warmup)
+            log_cell(f"in-process {scope}/{mode}", cell)
     return out
 
 
-async def over_http(url: str, plan: Plan, warmup: int) -> dict[str, Any]:
+async def over_http(
+    url: str, plan: Plan, warmup: int, scopes: Sequence[str] = SCOPES
+) -> dict[str, Any]:
     """Per scope and mode: ``POST /api/v1/search`` latency seen by a client, sequentially."""
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        for scope in SCOPES:
+        for scope in scopes:
             for mode in MODES:
                 hits: list[int] = []
 
@@ -320,6 +192,7 @@ async def over_http(url: str, plan: Plan, warmup: int) -> dict[str, Any]:
 
                 result = await timed(run, len(plan.queries), warmup)
                 out[f"{scope}/{mode}"] = {**result, "mean_hits": float(np.mean(hits))}
+                log_cell(f"http {scope}/{mode}", result)
     return out
 
 
@@ -347,6 +220,7 @@ def embedding_latency(queries: Sequence[str]) -> tuple[dict[str, Any], dict[str,
 
 
 # -- memory -----------------------------------------------------------------------------------
+# -- memory -----------------------------------------------------------------------------------
 
 
 def process_memory(pid: int) -> dict[str, float]:
@@ -373,6 +247,35 @@ def backend_memory(url: str, redis_pid: int | None, workdir: Path) -> dict[str, 
 
 
 # -- one backend ------------------------------------------------------------------------------
+# -- under the write load ---------------------------------------------------------------------
+
+
+def under_load(server: MemheadProcess, plan: Plan, size: int, args: argparse.Namespace) -> Any:
+    """User-scope searches again while wrk drives ``bench/load.py``'s mixed workload at the
+    same server; then the load's sessions are deleted (the next size measures the same data)."""
+    wrk_args = argparse.Namespace(
+        sessions=write_load.SESSIONS,
+        connections=write_load.CONNECTIONS,
+        threads=1,
+        wrk_core=1 if (os.cpu_count() or 1) >= 2 else None,  # as bench/load.py's one process
+    )
+    prefix = f"scale-load-{size}-"
+    wrk = write_load.start_wrk([server.port], "mixed", prefix, True, wrk_args, 24 * 3600)
+    try:
+        time.sleep(args.load_warmup)
+        http = asyncio.run(over_http(server.url, plan, args.warmup, scopes=("user",)))
+    finally:
+        writes = write_load.wrk_result(wrk, stop=True)
+    writes["mode"] = "mixed"
+    writes["messages_written"] = writes["requests"]  # half are POSTs of a message pair
+    writes["problems"] = write_load.failures(writes, True)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for s in range(1, write_load.SESSIONS + 1):
+            client.delete(f"/sessions/{prefix}{s}/memory").raise_for_status()
+    return {"http": http, "writes": writes}
+
+
+# -- one backend ------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -387,88 +290,189 @@ def backend_url(backend: str, workdir: Path) -> Iterator[tuple[str, int | None]]
 
 
 async def prepare(
-    url: str, corpus: Corpus, fill: Fill, size: int, args: argparse.Namespace, probe: Probe
+    url: str,
+    corpus: Corpus,
+    fill: Fill,
+    size: int,
+    args: argparse.Namespace,
+    probe: Probe,
+    label: str,
 ) -> dict[str, Any] | None:
     """Fill up to ``size`` and time the search in-process; None when the fill ran out of time."""
-    store = open_store(url)
+    store = open_fill_store(url)
     await store.setup()
     try:
-        if not await fill_to(store, corpus, fill, size, args):
+        if not await fill_to(store, corpus, fill, size, args, label):
             return None
         plan = Plan.of(corpus, fill.sessions, probe.queries)
+        log(f"{label}: searching in-process")
         return {"plan": plan, "store": await in_process(store, plan, probe.vectors, args.warmup)}
     finally:
         await store.close()
 
 
-def serve_and_measure(url: str, plan: Plan, args: argparse.Namespace, workdir: Path) -> Any:
+def serve_and_measure(
+    url: str, plan: Plan, size: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """One ``memhead serve`` process: quiet searches, then (at a load size) loaded ones."""
     env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, "MEMHEAD_EMBED_MODEL": "local"}
     env |= dict(pair.split("=", 1) for pair in args.server_env)
+    out: dict[str, Any] = {}
     with MemheadProcess(env, cwd=workdir) as server:
         server.wait_ready(timeout=300)
         started = process_memory(server.proc.pid)
         load_before = os.getloadavg()[0]
-        http = asyncio.run(over_http(server.url, plan, args.warmup))
-        http["load_average_1m"] = [load_before, os.getloadavg()[0]]
-        memory = process_memory(server.proc.pid)
-    memory["rss_after_start_mib"] = started["rss_mib"]
-    return http, memory
+        out["http"] = asyncio.run(over_http(server.url, plan, args.warmup))
+        out["http"]["load_average_1m"] = [load_before, os.getloadavg()[0]]
+        out["memory"] = process_memory(server.proc.pid)
+        if size in args.load_sizes:
+            log(f"searching under the mixed write load of bench/load.py ({size})")
+            out["under_load"] = under_load(server, plan, size, args)
+    out["memory"]["rss_after_start_mib"] = started["rss_mib"]
+    return out
+
+
+def measure_size(
+    backend: str, url: str, redis_pid: int | None, workdir: Path, size: int, run: Run
+) -> dict[str, Any]:
+    label = f"{backend} {size}"
+    log(f"{label}: filling")
+    prepared = asyncio.run(prepare(url, run.corpus, run.fill, size, run.args, run.probe, label))
+    if prepared is None:
+        log(f"{label}: {run.fill.stopped}")
+        return {"not_measured": run.fill.stopped, "fill": run.fill.report()}
+    log(f"{label}: {run.fill.messages} messages; searching through memhead serve")
+    measured = serve_and_measure(url, prepared["plan"], size, run.args, workdir)
+    measured["memory"] |= backend_memory(url, redis_pid, workdir)
+    return {
+        "messages": run.fill.messages,
+        "sessions": run.fill.sessions,
+        "users": -(-run.fill.sessions // run.corpus.sessions_per_user),
+        "store": prepared["store"],
+        **measured,
+    }
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every backend's run shares, and the fill of the backend at hand."""
+
+    corpus: Corpus
+    probe: Probe
+    args: argparse.Namespace
+    fill: Fill
 
 
 def run_backend(
     backend: str, corpus: Corpus, probe: Probe, args: argparse.Namespace
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    fill = Fill()
+    run = Run(corpus, probe, args, Fill())
     with tempfile.TemporaryDirectory(prefix="memhead-scale-", dir=args.dir) as name:
         workdir = Path(name)
         with backend_url(backend, workdir) as (url, redis_pid):
             for size in args.sizes:
-                if fill.stopped is not None:
-                    results[str(size)] = {"not_measured": fill.stopped, "fill_msg_per_s": fill.rate}
+                if run.fill.stopped is not None:
+                    results[str(size)] = {"not_measured": run.fill.stopped}
                     continue
-                log(f"{backend}: filling to {size} messages")
-                prepared = asyncio.run(prepare(url, corpus, fill, size, args, probe))
-                if prepared is None:
-                    log(f"{backend}: {fill.stopped}")
-                    results[str(size)] = {"not_measured": fill.stopped, "fill_msg_per_s": fill.rate}
-                    continue
-                log(f"{backend}: {fill.messages} messages, fill {fill.rate:.0f} msg/s; searching")
-                http, memory = serve_and_measure(url, prepared["plan"], args, workdir)
-                memory |= backend_memory(url, redis_pid, workdir)
-                results[str(size)] = {
-                    "messages": fill.messages,
-                    "sessions": fill.sessions,
-                    "users": -(-fill.sessions // corpus.sessions_per_user),
-                    "http": http,
-                    "store": prepared["store"],
-                    "memory": memory,
-                }
-    fill_report = {
-        "stages": fill.stages,
-        "msg_per_s": fill.rate,
-        "seconds": fill.seconds,
-        "vector_seconds": fill.vector_seconds,
-    }
-    return {"fill": fill_report, "sizes": results}
+                results[str(size)] = measure_size(backend, url, redis_pid, workdir, size, run)
+    return {"fill": run.fill.report(), "sizes": results}
 
 
 # -- report -----------------------------------------------------------------------------------
 
 
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each issue-21 target cell: the p99 measured (user scope, over HTTP), met or not."""
+    out = []
+    for (backend, size), targets in TARGETS_MS.items():
+        r = report["results"].get(backend, {}).get("sizes", {}).get(str(size))
+        for mode in MODES:
+            cell: dict[str, Any] = {"backend": backend, "size": size, "mode": mode}
+            cell["target_ms"] = None if targets is None else targets[mode]
+            if r is None or "not_measured" in r:
+                cell["p99_ms"] = None
+                cell["status"] = "not run" if r is None else "not measured (fill budget)"
+            else:
+                cell["p99_ms"] = r["http"][f"user/{mode}"]["p99_ms"]
+                cell["p50_ms"] = r["http"][f"user/{mode}"]["p50_ms"]
+            if cell["p99_ms"] is not None and cell["target_ms"] is not None:
+                cell["ratio"] = cell["p99_ms"] / cell["target_ms"]
+                cell["met"] = cell["ratio"] <= 1.0
+            out.append(cell)
+    return out
 
 
-def table(report: dict[str, Any]) -> str:
-    e = report["query_embedding"]
-    embedding = "; ".join(
-        f"{k.replace('_', ' ')}: p50 {v['p50_ms']:.1f} ms, p99 {v['p99_ms']:.1f} ms"
-        for k, v in e.items()
-        if k != "model"
-    )
+def verdict_text(cell: dict[str, Any]) -> str:
+    if cell["p99_ms"] is None:
+        return str(cell["status"])
+    measured = f"{cell['p50_ms']:.1f} / {cell['p99_ms']:.1f}"
+    if cell["target_ms"] is None:
+        return f"{measured} (report)"
+    met = "met" if cell["met"] else "MISSED"
+    return f"{measured} (<= {cell['target_ms']:.0f}: {met}, {cell['ratio']:.2f}x)"
+
+
+def targets_table(report: dict[str, Any]) -> list[str]:
     lines = [
-        f"query embedding alone ({e['model']}, in-process): {embedding}",
+        "issue 21 targets: one user's scope, p50 / p99 ms of sequential POST /api/v1/search "
+        "(query embedding included), one server process; ratio = p99 / target",
+        (f"{'backend':<7} {'size':>8}  " + "".join(f"{m:<36}" for m in MODES)).rstrip(),
+    ]
+    cells = report["targets"]
+    for i in range(0, len(cells), len(MODES)):
+        row = cells[i : i + len(MODES)]
+        texts = "".join(f"{verdict_text(c):<36}" for c in row)
+        lines.append(f"{row[0]['backend']:<7} {row[0]['size']:>8}  {texts}".rstrip())
+    return lines
+
+
+def load_table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "user scope under the mixed write load of bench/load.py (wrk, "
+        f"{write_load.CONNECTIONS} connections, {write_load.SESSIONS} sessions), same server:",
+        f"{'backend':<7} {'size':>8} {'mode':<8}{'quiet p50':>10}{'p99':>8}{'loaded p50':>11}"
+        f"{'p99':>8}{'x quiet':>8}",
+    ]
+    for backend, result in report["results"].items():
+        for size, r in result["sizes"].items():
+            if "under_load" not in r:
+                continue
+            loaded = r["under_load"]
+            for mode in MODES:
+                q, u = r["http"][f"user/{mode}"], loaded["http"][f"user/{mode}"]
+                lines.append(
+                    f"{backend:<7} {size:>8} {mode:<8}{q['p50_ms']:>10.1f}{q['p99_ms']:>8.1f}"
+                    f"{u['p50_ms']:>11.1f}{u['p99_ms']:>8.1f}{u['p99_ms'] / q['p99_ms']:>8.2f}"
+                )
+            w = loaded["writes"]
+            problems = "; ".join(w["problems"]) or "every answer checked, none wrong"
+            lines.append(
+                f"{backend:<7} {size:>8} writes meanwhile: {w['req_per_s']:.0f} req/s (half "
+                f"POSTs of 2 messages: ~{w['messages_written']} messages written, deleted "
+                f"after), p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms over "
+                f"{w['duration_s']:.0f} s; {problems}"
+            )
+    return lines
+
+
+def fill_lines(backend: str, fill: dict[str, Any]) -> list[str]:
+    lines = []
+    for s in fill["stages"]:
+        lines.append(
+            f"{backend:<7} {s['size']:>8} fill: {s['messages']} messages in "
+            f"{s['messages_seconds']:.0f} s ({s['msg_per_s']:.0f}/s), {s['vectors']} vectors in "
+            f"{s['vectors_seconds']:.0f} s ({s['vec_per_s']:.0f}/s)"
+        )
+    lines.append(
+        f"{backend:<7} fill in all: {fill['seconds']:.0f} s (messages "
+        f"{fill['messages_seconds']:.0f} s, vectors {fill['vector_seconds']:.0f} s)"
+    )
+    return lines
+
+
+def cells_table(report: dict[str, Any]) -> list[str]:
+    lines = [
         "http = POST /api/v1/search through memhead serve (embedding included); store = "
         "SearchService in-process, query vector precomputed; first = first request (cold)",
         f"{'backend':<7} {'size':>8} {'scope':<8}{'mode':<8}{'http p50':>9}{'p99':>8}"
@@ -491,26 +495,45 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"{backend:<7} {size:>8} memory (MiB): {memory}")
             low, high = r["http"]["load_average_1m"]
             lines.append(f"{backend:<7} {size:>8} load average (1 min) {low:.1f} -> {high:.1f}")
-        stages = ", ".join(f"{s['size']}: {s['msg_per_s']:.0f}" for s in result["fill"]["stages"])
-        f = result["fill"]
-        lines.append(
-            f"{backend:<7} fill rate (msg/s, per stage): {stages}; {f['seconds']:.0f} s in all, "
-            f"of which storing vectors {f['vector_seconds']:.0f} s"
-        )
+        lines += fill_lines(backend, result["fill"])
+    return lines
+
+
+def table(report: dict[str, Any]) -> str:
+    e = report["query_embedding"]
+    embedding = "; ".join(
+        f"{k.replace('_', ' ')}: p50 {v['p50_ms']:.1f} ms, p99 {v['p99_ms']:.1f} ms"
+        for k, v in e.items()
+        if k != "model"
+    )
+    lines = [f"query embedding alone ({e['model']}, in-process): {embedding}", ""]
+    lines += cells_table(report) + [""] + load_table(report) + [""] + targets_table(report)
     return "\n".join(lines)
+
+
+def sizes(text: str) -> list[int]:
+    return sorted(int(s) for s in text.split(",") if s.strip())
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="messages, ascending")
+    parser.add_argument("--sizes", type=sizes, default="100000,1000000", help="messages")
     parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument(
+        "--load-sizes",
+        type=sizes,
+        default="100000",
+        help="sizes also measured under the write load of bench/load.py ('' for none)",
+    )
+    parser.add_argument("--load-warmup", type=float, default=3, help="seconds of load first")
     parser.add_argument("--queries", type=int, default=200, help="timed queries per cell")
     parser.add_argument("--warmup", type=int, default=20, help="queries before timing")
     parser.add_argument("--session-messages", type=int, default=250)
     parser.add_argument("--user-messages", type=int, default=100_000, help="messages per user")
     parser.add_argument("--append-batch", type=int, default=500, help="messages per append")
+    parser.add_argument("--fill-concurrency", type=int, default=8, help="sessions at a time")
     parser.add_argument("--vector-batch", type=int, default=2000, help="vectors per call")
-    parser.add_argument("--fill-budget", type=float, default=600, help="fill seconds/backend")
+    parser.add_argument("--fill-budget", type=float, default=7200, help="fill seconds/backend")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None, help="where the stores live (default: tmp)")
     parser.add_argument(
@@ -518,8 +541,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    args.sizes = sorted(int(s) for s in args.sizes.split(","))
     args.backends = [b.strip() for b in args.backends.split(",")]
+    if args.load_sizes and shutil.which("wrk") is None:
+        sys.exit("--load-sizes needs wrk (apt-get install wrk), or --load-sizes ''")
     return args
 
 
@@ -541,11 +565,14 @@ def main() -> None:
         "query_embedding": embedding,
         "results": {},
     }
+    started = time.monotonic()
     for backend in args.backends:
         report["results"][backend] = run_backend(backend, corpus, probe, args)
-    print(table(report))
-    if args.json is not None:
+    report["targets"] = verdicts(report)
+    report["config"]["run_seconds"] = time.monotonic() - started
+    if args.json is not None:  # first: a long run's results outlive a failing table
         args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(table(report))
 
 
 if __name__ == "__main__":
