@@ -210,7 +210,8 @@ async def test_delete_leaves_no_key_of_the_session_behind(
     assert await store.acquire_lease(key, owner="w", now=12, ttl_ms=100)
     assert len(all_keys(redis_url, prefix)) > 1200
     assert await store.delete_session(key)
-    assert all_keys(redis_url, prefix) == {store.keys.schema(), store.keys.retention_ready()}
+    left = {store.keys.schema(), store.keys.retention_ready(), store.keys.user_tags_ready()}
+    assert all_keys(redis_url, prefix) == left
 
 
 async def test_due_sessions_skips_leased_ones_beyond_the_first_batch(store: RedisStore) -> None:
@@ -623,7 +624,8 @@ async def test_delete_leaves_no_backlog_or_vector_behind(
     backlog = await store.embedding_backlog(limit=10)
     await store.store_vectors([(p, vec(1, 0)) for p in backlog], model="m")
     assert await store.delete_session(key)
-    left = {store.keys.schema(), store.keys.embedding_space(), store.keys.retention_ready()}
+    k = store.keys
+    left = {k.schema(), k.embedding_space(), k.retention_ready(), k.user_tags_ready()}
     assert all_keys(redis_url, prefix) == left
     assert await store.vector_search(SearchScope("t"), vec(1, 0), 10) == []
 
