@@ -279,9 +279,17 @@ async def add_vectors(
 
 
 async def fill_to(
-    store: Store, corpus: Corpus, fill: Fill, size: int, args: argparse.Namespace, label: str
+    store: Store,
+    corpus: Corpus,
+    fill: Fill,
+    size: int,
+    args: argparse.Namespace,
+    label: str,
+    *,
+    vectors: bool = True,
 ) -> bool:
-    """Extend the store to ``size`` messages, then vectors; False when the budget runs out."""
+    """Extend the store to ``size`` messages, then (unless told not to) their vectors; False
+    when the budget runs out."""
     stage = Stage(size)
     fill.stages.append(stage)
     budget = Budget(fill, size, args.fill_budget, label)
@@ -289,8 +297,10 @@ async def fill_to(
         return False
     log(
         f"{label}: {stage.messages} messages in {stage.messages_seconds:.0f} s "
-        f"({stage.msg_per_s:.0f}/s); storing their vectors"
+        f"({stage.msg_per_s:.0f}/s)" + ("; storing their vectors" if vectors else "")
     )
+    if not vectors:
+        return True
     if not await add_vectors(store, corpus.seed, fill, stage, budget, args.vector_batch):
         return False
     log(

@@ -154,13 +154,17 @@ def log_cell(what: str, cell: dict[str, Any]) -> None:
 
 
 async def in_process(
-    store: Store, plan: Plan, vectors: dict[str, list[float]], warmup: int
+    store: Store,
+    plan: Plan,
+    vectors: dict[str, list[float]],
+    warmup: int,
+    modes: Sequence[Mode] = MODES,
 ) -> dict[str, Any]:
     """Per scope and mode: ``SearchService`` over the store, no HTTP, no query embedding."""
     service = SearchService(store, cast(Embedder, Precomputed(vectors)))
     out: dict[str, Any] = {}
     for scope in SCOPES:
-        for mode in MODES:
+        for mode in modes:
 
             async def run(i: int, scope: str = scope, mode: Mode = mode) -> None:
                 await service.search(plan.scope(scope, i), plan.queries[i], mode=mode)
@@ -171,13 +175,17 @@ async def in_process(
 
 
 async def over_http(
-    url: str, plan: Plan, warmup: int, scopes: Sequence[str] = SCOPES
+    url: str,
+    plan: Plan,
+    warmup: int,
+    scopes: Sequence[str] = SCOPES,
+    modes: Sequence[Mode] = MODES,
 ) -> dict[str, Any]:
     """Per scope and mode: ``POST /api/v1/search`` latency seen by a client, sequentially."""
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         for scope in scopes:
-            for mode in MODES:
+            for mode in modes:
                 hits: list[int] = []
 
                 async def run(
@@ -302,27 +310,39 @@ async def prepare(
     store = open_fill_store(url)
     await store.setup()
     try:
-        if not await fill_to(store, corpus, fill, size, args, label):
+        modes = modes_at(args, label)
+        if not await fill_to(store, corpus, fill, size, args, label, vectors=modes == MODES):
             return None
         plan = Plan.of(corpus, fill.sessions, probe.queries)
         log(f"{label}: searching in-process")
-        return {"plan": plan, "store": await in_process(store, plan, probe.vectors, args.warmup)}
+        searched = await in_process(store, plan, probe.vectors, args.warmup, modes)
+        return {"plan": plan, "store": searched}
     finally:
         await store.close()
 
 
+def modes_at(args: argparse.Namespace, label: str) -> tuple[Mode, ...]:
+    """The modes measured at ``label`` ("<backend> <size>"): keyword alone where
+    ``--keyword-only`` names it (its messages get no vectors)."""
+    backend, size = label.split()
+    return ("keyword",) if f"{backend}:{size}" in args.keyword_only else MODES
+
+
 def serve_and_measure(
-    url: str, plan: Plan, size: int, args: argparse.Namespace, workdir: Path
+    url: str, plan: Plan, label: str, args: argparse.Namespace, workdir: Path
 ) -> dict[str, Any]:
     """One ``memhead serve`` process: quiet searches, then (at a load size) loaded ones."""
+    size, modes = int(label.split()[1]), modes_at(args, label)
     env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, "MEMHEAD_EMBED_MODEL": "local"}
+    if modes != MODES:  # messages without vectors: no background embedding of them meanwhile
+        env["MEMHEAD_WORKER"] = "0"
     env |= dict(pair.split("=", 1) for pair in args.server_env)
     out: dict[str, Any] = {}
     with MemheadProcess(env, cwd=workdir) as server:
         server.wait_ready(timeout=300)
         started = process_memory(server.proc.pid)
         load_before = os.getloadavg()[0]
-        out["http"] = asyncio.run(over_http(server.url, plan, args.warmup))
+        out["http"] = asyncio.run(over_http(server.url, plan, args.warmup, modes=modes))
         out["http"]["load_average_1m"] = [load_before, os.getloadavg()[0]]
         out["memory"] = process_memory(server.proc.pid)
         if size in args.load_sizes:
@@ -342,7 +362,7 @@ def measure_size(
         log(f"{label}: {run.fill.stopped}")
         return {"not_measured": run.fill.stopped, "fill": run.fill.report()}
     log(f"{label}: {run.fill.messages} messages; searching through memhead serve")
-    measured = serve_and_measure(url, prepared["plan"], size, run.args, workdir)
+    measured = serve_and_measure(url, prepared["plan"], label, run.args, workdir)
     measured["memory"] |= backend_memory(url, redis_pid, workdir)
     return {
         "messages": run.fill.messages,
@@ -393,6 +413,9 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
             if r is None or "not_measured" in r:
                 cell["p99_ms"] = None
                 cell["status"] = "not run" if r is None else "not measured (fill budget)"
+            elif f"user/{mode}" not in r["http"]:
+                cell["p99_ms"] = None
+                cell["status"] = "not measured (--keyword-only: no vectors filled)"
             else:
                 cell["p99_ms"] = r["http"][f"user/{mode}"]["p99_ms"]
                 cell["p50_ms"] = r["http"][f"user/{mode}"]["p50_ms"]
@@ -538,6 +561,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", default=None, help="where the stores live (default: tmp)")
     parser.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE for memhead serve"
+    )
+    parser.add_argument(
+        "--keyword-only",
+        action="append",
+        default=[],
+        metavar="BACKEND:SIZE",
+        help="fill no vectors for that stage and measure keyword search only (repeatable)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
