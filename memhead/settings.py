@@ -77,8 +77,7 @@ class Settings(BaseSettings):
     )
     """Request bodies larger than this get 413."""
     body_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("MEMHEAD_BODY_TIMEOUT"))
-    """Seconds a client has to send a request's whole body once the server reads it; then
-    408 and the connection is closed."""
+    """Seconds a client has to send a whole request body; then 408, connection closed."""
 
     max_messages: int = Field(1000, ge=1, validation_alias=_env("MEMHEAD_MAX_MESSAGES"))
     """Messages one POST may carry."""
@@ -133,8 +132,7 @@ class Settings(BaseSettings):
     embed_batch: int = Field(64, ge=1, le=2048, validation_alias=_env("MEMHEAD_EMBED_BATCH"))
     """Messages embedded per provider call."""
     query_cache_size: int = Field(1024, ge=0, validation_alias=_env("MEMHEAD_QUERY_CACHE_SIZE"))
-    """Search queries whose vectors a process keeps (least recently searched leave first), so
-    a repeated query is not embedded again; 0: none kept."""
+    """Search queries whose vectors a process keeps (LRU); 0: none."""
 
     worker_enabled: bool = Field(True, validation_alias=_env("MEMHEAD_WORKER"))
     """Run background compaction inside ``memhead serve``."""
@@ -158,8 +156,7 @@ class Settings(BaseSettings):
     )
     """Memory items: minutes an item lives when its put gives no ``ttl``; unset: forever."""
     item_refresh_ttl: bool = Field(True, validation_alias=_env("MEMHEAD_ITEM_REFRESH_TTL"))
-    """Memory items: whether a get or search restarts the TTL of what it returns, unless the
-    request says otherwise."""
+    """Memory items: a get or search restarts the TTL of what it returns (unless asked not)."""
     item_sweep_interval_s: float = Field(
         60.0, gt=0, validation_alias=_env("MEMHEAD_ITEM_SWEEP_INTERVAL")
     )

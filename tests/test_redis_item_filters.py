@@ -133,7 +133,7 @@ async def test_pushed_and_python_filters_find_exactly_what_matches_finds(
     python = await _open(redis_url, prefix)
     # Without the marker a store cannot trust every item to hold tokens: Python alone judges.
     client = aioredis.Redis.from_url(redis_url)
-    await client.delete(Keys(prefix).item_filters_ready())
+    await client.delete(Keys(prefix).ready("item_filters"))
     try:
         for filter in FILTERS:
             assert await _found(pushed, filter) == _expected(filter), filter
@@ -181,7 +181,7 @@ async def _as_written_before_filter_tokens(client: aioredis.Redis, keys: Keys) -
         await client.execute_command(  # type: ignore[no-untyped-call]
             "FT.DROPINDEX", index
         )
-    await client.delete(keys.item_filters_ready())
+    await client.delete(keys.ready("item_filters"))
     async for name in client.scan_iter(match=keys.item_order_base() + "*"):
         await client.delete(name)
     for kind in ("item", "itext", "ivec"):
@@ -220,7 +220,7 @@ async def test_items_stored_before_filter_tokens_get_them_when_the_store_opens(
             assert b"filter_tag" not in str(info).encode()
         upgraded = await _open(redis_url, prefix)
         try:
-            assert await client.exists(keys.item_filters_ready())
+            assert await client.exists(keys.ready("item_filters"))
             assert await upgraded.check() == []
             for filter in FILTERS:
                 assert await _found(upgraded, filter) == _expected(filter), filter

@@ -210,7 +210,8 @@ async def test_delete_leaves_no_key_of_the_session_behind(
     assert await store.acquire_lease(key, owner="w", now=12, ttl_ms=100)
     assert len(all_keys(redis_url, prefix)) > 1200
     assert await store.delete_session(key)
-    left = {store.keys.schema(), store.keys.retention_ready(), store.keys.user_tags_ready()}
+    left = {store.keys.schema(), store.keys.ready("retention"), store.keys.ready("user_tags")}
+    left.add(store.keys.ready("item_filters"))
     assert all_keys(redis_url, prefix) == left
 
 
@@ -625,7 +626,8 @@ async def test_delete_leaves_no_backlog_or_vector_behind(
     await store.store_vectors([(p, vec(1, 0)) for p in backlog], model="m")
     assert await store.delete_session(key)
     k = store.keys
-    left = {k.schema(), k.embedding_space(), k.retention_ready(), k.user_tags_ready()}
+    left = {k.schema(), k.embedding_space(), k.ready("retention"), k.ready("user_tags")}
+    left.add(k.ready("item_filters"))
     assert all_keys(redis_url, prefix) == left
     assert await store.vector_search(SearchScope("t"), vec(1, 0), 10) == []
 
@@ -781,7 +783,7 @@ def _make_pre_user_tag_state(redis_url: str, keys: Keys, key: SessionKey, last_s
         for seq in range(1, last_seq + 1):
             client.hdel(keys.message(key, seq), "user_tag")
             client.hdel(keys.vector(key, seq), "user_tag")
-        client.delete(keys.user_tags_ready())
+        client.delete(keys.ready("user_tags"))
         client.execute_command(
             *("FT.CREATE", keys.search_index(), "ON", "HASH", "PREFIX", 1),
             *(keys.messages_index_prefix(), "STOPWORDS", 0, "SCHEMA"),

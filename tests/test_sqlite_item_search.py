@@ -15,7 +15,7 @@ from memhead.models import ItemKey, NewItem, now_ms
 from memhead.retrieval import query_terms
 from memhead.stores.sqlite import SqliteStore
 from memhead.stores.sqlite.item_rows import encode, scope_tokens
-from memhead.stores.sqlite.schema import MIGRATIONS, statements
+from memhead.stores.sqlite.schema import MIGRATIONS, register_functions, statements
 
 SCOPED = next(i for i, script in enumerate(MIGRATIONS) if "items_fts_scoped" in script)
 """The index of the migration that gave the keyword index its scope column."""
@@ -37,6 +37,7 @@ def old_file(path: Path) -> None:
     rows = OLD_ITEMS + [("a", ("other", f"n{i}"), f"k{i}", "tea for others") for i in range(FILLER)]
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        register_functions(conn)  # the messages' migration before this one calls one
         for version, script in enumerate(MIGRATIONS[:SCOPED], start=1):
             for statement in statements(script):
                 conn.execute(statement)

@@ -76,7 +76,7 @@ async def _retention_entry(
 ) -> list[str]:
     """A session is in ``written`` (no TTL of its own), ``expires`` (a positive one) or
     neither (0: never), never in the wrong one."""
-    if not await client.exists(keys.retention_ready()):
+    if not await client.exists(keys.ready("retention")):
         return []  # not indexed yet: the next setup does it
     member = tag[1:-1]
     written = await client.zscore(keys.written(), member) is not None

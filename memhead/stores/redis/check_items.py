@@ -67,7 +67,7 @@ def _token_problems(name: str, record: Fields, others: list[Fields]) -> list[str
 
 async def _check_records(client: Redis, keys: Keys) -> list[str]:
     problems: list[str] = []
-    tokens_ready = bool(await client.exists(keys.item_filters_ready()))
+    tokens_ready = bool(await client.exists(keys.ready("item_filters")))
     async for batch in _batches(client, keys.items_index_prefix() + "*"):
         async with client.pipeline(transaction=False) as pipe:
             for name in batch:

@@ -28,7 +28,7 @@ client's timeout on a busy server."""
 async def backfill(db: Db, indexes: Indexes) -> int:
     """Give every older item its filter tokens (once per store); how many got them."""
     k = db.keys
-    if await db.client.exists(k.item_filters_ready()):
+    if await db.client.exists(k.ready("item_filters")):
         return 0
     space = await indexes.stored_space()
     if space is not None:  # its index must know the field before vectors get it
@@ -42,7 +42,7 @@ async def backfill(db: Db, indexes: Indexes) -> int:
             batch = []
     if batch:
         done += await _batch(db, batch)
-    await db.client.set(k.item_filters_ready(), 1)
+    await db.client.set(k.ready("item_filters"), 1)
     return done
 
 
@@ -66,5 +66,5 @@ async def _batch(db: Db, names: list[bytes]) -> int:
 async def ready(db: Db, indexes: Indexes) -> bool:
     """Whether every item has its filter tokens (remembered once true)."""
     if not indexes.item_filters_ready:
-        indexes.item_filters_ready = bool(await db.client.exists(db.keys.item_filters_ready()))
+        indexes.item_filters_ready = bool(await db.client.exists(db.keys.ready("item_filters")))
     return indexes.item_filters_ready

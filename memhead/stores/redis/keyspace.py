@@ -5,8 +5,7 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
 ``}``, space or non-ASCII byte and distinct ids stay distinct)::
 
     P:session:{q(tenant):q(session)}        hash: the session record, lease included
-    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, ...), written
-                                            once (and its user_tag when the user changes)
+    P:msg:{q(tenant):q(session)}:<seq>      hash per message (role, content, user_tag, ...)
     P:vec:{q(tenant):q(session)}:<seq>      hash: the message's vector (+ its filter fields)
     P:cid:{q(tenant):q(session)}            hash: client id -> seq
     P:ns:q(tenant):q(namespace)             zset: session id, score updated_at
@@ -23,14 +22,9 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
     P:expires                               zset: due member per session with its own TTL,
                                             score updated_at + TTL (retention)
     P:job:<name>                            string: the owner of a store-wide job's lease
-    P:retention_ready                       string: set once every older session is in
-                                            written/expires (``retention.backfill``)
-    P:user_tags_ready                       string: set once every older message carries
-                                            its user tag (``user_tags.backfill``)
-    P:item_filters_ready                    string: set once every older item has its
-                                            filter tokens and order entries (``item_upgrade``)
-    P:iorder:<scope>                        zset (score 0): the order member of each item
-                                            under a namespace prefix (``item_records``)
+    P:<upgrade>_ready                       string: set once an upgrade's backfill is done
+                                            (retention, user_tags, item_filters)
+    P:iorder:<scope>                        zset (score 0): item order members under a prefix
     P:apikey:<sha256 of key>                hash: an API key's record
     P:apikeys                               hash: API key id -> sha256 of the key
     P:idx, P:vidx:<dimensions>              search indexes (not keys) over P:msg:, P:vec:
@@ -42,10 +36,9 @@ outside ``A-Z a-z 0-9 - . _ ~`` becomes ``%XX``, so an encoded part holds no ``:
 An item's ``id`` is ``q(tenant):q(label1).q(label2)...:q(key)`` (labels never hold ``.``, and
 ``q`` never yields ``:``), so it names the item exactly and the item's three keys share a slot.
 
-The kind comes right after the prefix so that a search index can cover exactly the message
-hashes (``FT.CREATE ... ON HASH PREFIX 1 P:msg:``), or exactly the vectors (``P:vec:``).
-Every key of a session carries the same hash tag ``{q(tenant):q(session)}``, so its keys
-share one cluster slot.
+The kind comes right after the prefix so that a search index covers exactly one kind of hash
+(``FT.CREATE ... ON HASH PREFIX 1 P:msg:``). Every key of a session carries the same hash tag
+``{q(tenant):q(session)}``, so its keys share one cluster slot.
 
 An embed member is the due member, ``:`` and the zero-padded seq (``t:s:000000000007``), so
 that messages appended at the same time come out of the backlog in seq order.
@@ -232,12 +225,10 @@ class Keys:
         return item_key_of_id(text[text.index("{") + 1 : text.rindex("}")])
 
     def item_order_base(self) -> str:
-        """The order set of a namespace prefix is this base followed by its scope tag
-        (``item_records.scope_tag``)."""
+        """A prefix's order set is this base followed by its ``item_records.scope_tag``."""
         return f"{self.prefix}:iorder:"
 
     def item_order(self, scope: str) -> str:
-        """Zset (score 0): the order member of each item under the prefix of ``scope``."""
         return self.item_order_base() + scope
 
     def items_index_prefix(self) -> str:
@@ -287,17 +278,10 @@ class Keys:
         """The lease of a store-wide job (the retention sweep)."""
         return f"{self.prefix}:job:{q(name)}"
 
-    def retention_ready(self) -> str:
-        """Set once the sessions stored before retention existed are indexed for it."""
-        return f"{self.prefix}:retention_ready"
-
-    def user_tags_ready(self) -> str:
-        """Set once the messages stored before user tags existed carry theirs."""
-        return f"{self.prefix}:user_tags_ready"
-
-    def item_filters_ready(self) -> str:
-        """Set once the items stored before filter tokens existed have theirs."""
-        return f"{self.prefix}:item_filters_ready"
+    def ready(self, upgrade: str) -> str:
+        """Set once ``upgrade`` (``retention``, ``user_tags``, ``item_filters``) has given
+        what was stored before it what it adds (its backfill)."""
+        return f"{self.prefix}:{upgrade}_ready"
 
     def recent_base(self) -> str:
         """A tenant's recent listing is this base followed by ``q(tenant)``."""

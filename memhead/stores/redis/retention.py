@@ -60,7 +60,7 @@ async def backfill(db: Db) -> None:
     """Index the sessions stored before retention existed (once per store; safe to run
     concurrently and to repeat: each session's entry is rebuilt from its hash)."""
     k = db.keys
-    if await db.client.exists(k.retention_ready()):
+    if await db.client.exists(k.ready("retention")):
         return
     batch: list[str] = []
     async for skey in _session_keys(db.client, k):
@@ -70,7 +70,7 @@ async def backfill(db: Db) -> None:
             batch = []
     if batch:
         await db.scripts.backfill_retention(keys=[k.written(), k.expires()], args=batch)
-    await db.client.set(k.retention_ready(), 1)
+    await db.client.set(k.ready("retention"), 1)
 
 
 async def _session_keys(client: Redis, keys: Keys) -> AsyncIterator[str]:

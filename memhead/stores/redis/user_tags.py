@@ -42,11 +42,11 @@ async def backfill(db: Db) -> None:
     """Tag the messages of every session with a user, stored before tags existed (once per
     store; safe to run concurrently and to repeat: each step re-reads the session's user)."""
     k = db.keys
-    if await db.client.exists(k.user_tags_ready()):
+    if await db.client.exists(k.ready("user_tags")):
         return
     async for key in _sessions_with_a_user(db):
         await retag(db, key)
-    await db.client.set(k.user_tags_ready(), 1)
+    await db.client.set(k.ready("user_tags"), 1)
 
 
 async def _sessions_with_a_user(db: Db) -> AsyncIterator[SessionKey]:

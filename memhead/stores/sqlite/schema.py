@@ -158,12 +158,17 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the migrations call: they compute what SQL cannot, and exist on this
+    connection only."""
+    conn.create_function("memhead_scope_tokens", 3, row_tokens, deterministic=True)
+    conn.create_function("memhead_item_scope_tokens", 2, scope_tokens, deterministic=True)
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Run the migrations this database has not seen yet, each in its own transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    # Migrations may compute what SQL cannot; registered on this connection only.
-    conn.create_function("memhead_scope_tokens", 3, row_tokens, deterministic=True)
-    conn.create_function("memhead_item_scope_tokens", 2, scope_tokens, deterministic=True)
+    register_functions(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
