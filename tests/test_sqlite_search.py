@@ -149,3 +149,31 @@ async def test_check_reports_keyword_rows_with_stale_scope_tokens(tmp_path: Path
         ]
     finally:
         await store.close()
+
+
+async def test_a_user_with_most_messages_never_gets_a_better_match_of_someone_else(
+    tmp_path: Path,
+) -> None:
+    """Ann holds most of the store, so her search ranks the terms alone first; Bob's and the
+    other tenant's messages match the query better, and must send it to the scoped path."""
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.setup()
+    try:
+        ann_key, bob_key, other_key = (
+            SessionKey("t", "a"),
+            SessionKey("t", "b"),
+            SessionKey("u", "c"),
+        )
+        await store.put_session(ann_key, SessionPatch(user_id="ann"), now=1)
+        await store.put_session(bob_key, SessionPatch(user_id="bob"), now=1)
+        await add(store, ann_key, *[f"filler {i}" for i in range(20)], "a kite on the hill")
+        await add(store, bob_key, "kite kite kite")
+        await add(store, other_key, "kite kite")
+        hits = await store.keyword_search(SearchScope("t", user_id="ann"), ["kite"], 1)
+        assert [(h.session_id, h.message.content) for h in hits] == [("a", "a kite on the hill")]
+        hits = await store.keyword_search(SearchScope("t"), ["kite"], 2)
+        assert [h.session_id for h in hits] == ["b", "a"]
+        hits = await store.keyword_search(SearchScope("t", user_id="bob"), ["kite"], 5)
+        assert [h.session_id for h in hits] == ["b"]
+    finally:
+        await store.close()

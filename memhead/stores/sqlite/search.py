@@ -18,7 +18,7 @@ from memhead.models import Hit, SearchScope
 from memhead.retrieval import BM25_WEIGHTS, match_expression
 from memhead.stores.sqlite.embedding import embedding_space
 from memhead.stores.sqlite.rows import JOINED_MESSAGE_COLUMNS
-from memhead.stores.sqlite.scope_tokens import scoped_match
+from memhead.stores.sqlite.scope_tokens import TERM_COLUMNS, scoped_match
 from memhead.stores.sqlite.vector_cache import VectorCache
 
 RANK = f"bm25(messages_fts, {', '.join(repr(w) for w in (*BM25_WEIGHTS, 0.0))})"
@@ -54,14 +54,64 @@ def scope_sql(scope: SearchScope) -> tuple[str, dict[str, Any]]:
     return sql, args
 
 
+BROAD_SHARE = 0.5
+"""A user holding at least this share of the store's messages is searched by the terms alone
+first: walking the user's scope token costs more than ranking the few other users' matches."""
+
+
 def keyword_search(
     conn: sqlite3.Connection, scope: SearchScope, terms: Sequence[str], limit: int
 ) -> list[Hit]:
+    """The best ``limit`` matches in scope. Ranking every match is what a search costs (FTS5
+    computes bm25() for each), so the ranking reads the keyword index alone, and the rows
+    are then loaded by id with the scope's exact conditions. The ranked list is confined by
+    the scope's token, or, for a scope that is most of the store, by nothing: then its best
+    rows are all in scope or the search is made again with the token. Time and role filters
+    are not in the index: those searches join while they rank."""
     expression = match_expression(terms)
     if expression is None:
         return []
+    if scope.since is None and scope.until is None and not scope.roles:
+        if _broad(conn, scope):
+            hits = _ranked(conn, scope, f"{TERM_COLUMNS} : ({expression})", limit)
+            if hits is not None:
+                return hits
+        hits = _ranked(conn, scope, scoped_match(scope, expression), limit)
+        if hits is not None:
+            return hits
+    return _joined(conn, scope, scoped_match(scope, expression), limit)
+
+
+def _broad(conn: sqlite3.Connection, scope: SearchScope) -> bool:
+    """Whether the scope is most of the store: a tenant, or a user with most messages."""
+    if scope.session_id is not None:
+        return False
+    if scope.user_id is None:
+        return True
+    (held,) = conn.execute(
+        "SELECT coalesce(sum(last_seq), 0) FROM sessions WHERE tenant = :t AND user_id = :u",
+        {"t": scope.tenant, "u": scope.user_id},
+    ).fetchone()
+    (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+    return bool(top) and held >= BROAD_SHARE * top
+
+
+def _ranked(
+    conn: sqlite3.Connection, scope: SearchScope, expression: str, limit: int
+) -> list[Hit] | None:
+    """The best ``limit`` rows of the index for ``expression``, loaded in scope; None when
+    one of them is not in scope (another tenant's or user's, or a token's collision)."""
+    found = conn.execute(
+        f"SELECT rowid, {RANK} AS rank FROM messages_fts WHERE messages_fts MATCH :expression "
+        "ORDER BY rank LIMIT :limit",
+        {"expression": expression, "limit": limit},
+    ).fetchall()
+    hits = _load_hits(conn, scope, [r[0] for r in found], [-float(r[1]) for r in found])
+    return hits if len(hits) == len(found) else None
+
+
+def _joined(conn: sqlite3.Connection, scope: SearchScope, expression: str, limit: int) -> list[Hit]:
     where, args = scope_sql(scope)
-    expression = scoped_match(scope, expression)
     found = conn.execute(
         f"SELECT s.id, {JOINED_MESSAGE_COLUMNS}, {RANK} AS rank "
         "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
