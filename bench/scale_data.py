@@ -216,11 +216,11 @@ class Budget:
         log(f"{self.label}: {what} {done}/{total}, {rate:.0f}/s this stage, ~{eta:.0f} s left")
 
 
-def open_fill_store(url: str) -> Store:
+def open_fill_store(url: str, vector_cache_mb: int = 512) -> Store:
     """The store to fill: as ``open_store`` makes it, Redis with a bulk load's timeout."""
     if url.startswith("redis"):
         return RedisStore.from_url(url, timeout_s=FILL_TIMEOUT_S)
-    return open_store(url)
+    return open_store(url, vector_cache_mb=vector_cache_mb)
 
 
 async def add_session(store: Store, corpus: Corpus, index: int, batch: int) -> int:

@@ -307,7 +307,7 @@ async def prepare(
     label: str,
 ) -> dict[str, Any] | None:
     """Fill up to ``size`` and time the search in-process; None when the fill ran out of time."""
-    store = open_fill_store(url)
+    store = open_fill_store(url, args.vector_cache_mb)
     await store.setup()
     try:
         modes = modes_at(args, label)
@@ -334,6 +334,7 @@ def serve_and_measure(
     """One ``memhead serve`` process: quiet searches, then (at a load size) loaded ones."""
     size, modes = int(label.split()[1]), modes_at(args, label)
     env = {**NO_PROVIDERS, "MEMHEAD_STORE_URL": url, "MEMHEAD_EMBED_MODEL": "local"}
+    env["MEMHEAD_VECTOR_CACHE_MB"] = str(args.vector_cache_mb)
     if modes != MODES:  # messages without vectors: no background embedding of them meanwhile
         env["MEMHEAD_WORKER"] = "0"
     env |= dict(pair.split("=", 1) for pair in args.server_env)
@@ -561,6 +562,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", default=None, help="where the stores live (default: tmp)")
     parser.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE for memhead serve"
+    )
+    parser.add_argument(
+        "--vector-cache-mb",
+        type=int,
+        default=2048,
+        help="SQLite: MEMHEAD_VECTOR_CACHE_MB of the server and the in-process store (ten "
+        "users' matrices of 100k vectors take 1.5 GiB; with less, random users reload theirs)",
     )
     parser.add_argument(
         "--keyword-only",
